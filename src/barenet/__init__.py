@@ -1,0 +1,69 @@
+"""barenet: deep learning in plain NumPy, every layer with its own hand-derived backward.
+
+import barenet as bn
+model = bn.Sequential(bn.Linear(784, 128), bn.ReLU(), bn.Linear(128, 10))
+loss_fn = bn.SoftmaxCrossEntropy()
+loss = loss_fn(model(x), y)
+model.backward(loss_fn.backward())
+"""
+
+from . import init, optim
+from .core.config import get_default_dtype, get_rng, seed, set_default_dtype
+from .core.module import Module, Parameter, Residual, Sequential, build
+from .gradcheck import GradcheckResult, gradcheck
+from .io import ModelFileError, load, save
+from .layers import (
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    GlobalAvgPool2d,
+    LeakyReLU,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from .losses import Loss, MSELoss, SoftmaxCrossEntropy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
+    "Dropout",
+    "Flatten",
+    "GlobalAvgPool2d",
+    "GradcheckResult",
+    "LeakyReLU",
+    "Linear",
+    "Loss",
+    "MSELoss",
+    "MaxPool2d",
+    "Module",
+    "ModelFileError",
+    "Parameter",
+    "ReLU",
+    "Residual",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "SoftmaxCrossEntropy",
+    "Tanh",
+    "build",
+    "get_default_dtype",
+    "get_rng",
+    "gradcheck",
+    "init",
+    "load",
+    "optim",
+    "save",
+    "seed",
+    "set_default_dtype",
+]

@@ -1,0 +1,95 @@
+"""Kernels shared by several layers: padding, im2col and col2im.
+
+Shapes: x is (N, C, H, W); a kernel is kh x kw with strides (sh, sw); the output
+is OH = (H + pt + pb - kh) // sh + 1 by OW = (W + pl + pr - kw) // sw + 1.
+
+im2col gathers every receptive field into a column, so a convolution becomes one
+GEMM; col2im is its adjoint: it *adds* each column back to the pixels it came
+from (windows overlap when s < k, and those contributions must sum).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+
+def out_size(size: int, k: int, s: int, lo: int, hi: int) -> int:
+    """Output length of a window sweep: floor((size + lo + hi - k) / s) + 1."""
+    return (size + lo + hi - k) // s + 1
+
+
+def pad2d(x: np.ndarray, pad: tuple[int, int, int, int], buf: np.ndarray | None = None):
+    """Zero-pad the last two axes by (top, bottom, left, right).
+
+    Writes into ``buf`` when it has the right shape and dtype (its border is
+    assumed to be zero already), so a layer can reuse one buffer across steps.
+    Returns the padded array (``x`` itself when there is no padding).
+    """
+    pt, pb, pl, pr = pad
+    if pt == pb == pl == pr == 0:
+        return x
+    n, c, h, w = x.shape
+    shape = (n, c, h + pt + pb, w + pl + pr)
+    if buf is None or buf.shape != shape or buf.dtype != x.dtype:
+        buf = np.zeros(shape, dtype=x.dtype)
+    buf[:, :, pt : pt + h, pl : pl + w] = x
+    return buf
+
+
+def windows(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int) -> np.ndarray:
+    """Read-only strided view (N, C, kh, kw, OH, OW) of every window of xp."""
+    s0, s1, s2, s3 = xp.strides
+    return as_strided(
+        xp,
+        shape=(xp.shape[0], xp.shape[1], kh, kw, oh, ow),
+        strides=(s0, s1, s2, s3, s2 * sh, s3 * sw),
+        writeable=False,
+    )
+
+
+def im2col(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int, out=None):
+    """Columns (N, C*kh*kw, OH*OW) of the padded input xp (N, C, Hp, Wp).
+
+    cols[n, (c, i, j), (p, q)] = xp[n, c, p*sh + i, q*sw + j]
+    """
+    n, c = xp.shape[:2]
+    win = windows(xp, kh, kw, sh, sw, oh, ow)
+    if out is None or out.shape != (n, c * kh * kw, oh * ow) or out.dtype != xp.dtype:
+        out = np.empty((n, c * kh * kw, oh * ow), dtype=xp.dtype)
+    out.reshape(n, c, kh, kw, oh, ow)[...] = win
+    return out
+
+
+def col2im(
+    cols: np.ndarray,
+    xp_shape: tuple[int, ...],
+    kh: int,
+    kw: int,
+    sh: int,
+    sw: int,
+    oh: int,
+    ow: int,
+) -> np.ndarray:
+    """Adjoint of im2col: dxp[n, c, p*sh+i, q*sw+j] += cols[n, (c, i, j), (p, q)].
+
+    kh*kw strided in-place adds, one per kernel offset; returns dxp (N, C, Hp, Wp).
+    """
+    n, c = xp_shape[:2]
+    dxp = np.zeros(xp_shape, dtype=cols.dtype)
+    c6 = cols.reshape(n, c, kh, kw, oh, ow)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] += c6[
+                :, :, i, j
+            ]
+    return dxp
+
+
+def unpad2d(xp: np.ndarray, pad: tuple[int, int, int, int]) -> np.ndarray:
+    """The inverse view of pad2d: crop (top, bottom, left, right) off the last two axes."""
+    pt, pb, pl, pr = pad
+    if pt == pb == pl == pr == 0:
+        return xp
+    h, w = xp.shape[-2:]
+    return xp[..., pt : h - pb, pl : w - pr]

@@ -1,0 +1,370 @@
+"""Module, Parameter and the two containers, Sequential and Residual.
+
+A network is a tree of modules. Each module has ``forward(x)``, which caches what
+its backward needs and returns y, and ``backward(dy)``, which adds dL/dθ into the
+``.grad`` of its own parameters and returns dL/dx. There is no tape and no graph.
+
+Parameter, buffer and child names are derived from the attributes a module sets,
+in the order it sets them, so ``state_dict()`` keys follow PyTorch's
+(``"0.weight"``, ``"2.body.1.running_mean"``).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+
+import numpy as np
+
+from .config import get_default_dtype
+
+_REGISTRY: dict[str, type[Module]] = {}
+
+
+def register(cls: type[Module]) -> type[Module]:
+    """Class decorator: make a layer buildable from its JSON spec by name."""
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+def build(spec: dict) -> Module:
+    """Rebuild a module from ``module.spec()``: ``{"type": name, "config": {...}}``."""
+    if not isinstance(spec, dict) or "type" not in spec:
+        raise ValueError(f"build: a module spec is a dict with a 'type', got {spec!r}")
+    name = spec["type"]
+    cls = _REGISTRY.get(name)
+    if cls is None:
+        raise ValueError(f"build: unknown layer type {name!r}; known: {sorted(_REGISTRY)}")
+    return cls.from_config(spec.get("config", {}))
+
+
+class Parameter:
+    """A trainable array: ``data`` and its gradient ``grad`` (same shape, same dtype)."""
+
+    __slots__ = ("data", "grad")
+
+    def __init__(self, data: np.ndarray, dtype=None):
+        arr = np.array(data, dtype=dtype if dtype is not None else None, copy=True)
+        if arr.dtype.kind != "f":
+            arr = arr.astype(get_default_dtype())
+        self.data = arr
+        self.grad = np.zeros_like(arr)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def zero_grad(self) -> None:
+        self.grad[...] = 0
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class of every layer and container."""
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_param_names", [])
+        object.__setattr__(self, "_buffer_names", [])
+        object.__setattr__(self, "_module_names", [])
+
+    # -- attribute bookkeeping ------------------------------------------------
+    def __setattr__(self, name: str, value) -> None:
+        if "_param_names" not in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__}: call super().__init__() before setting attributes"
+            )
+        if isinstance(value, Parameter):
+            if name not in self._param_names:
+                self._param_names.append(name)
+        elif isinstance(value, Module):
+            if name not in self._module_names:
+                self._module_names.append(name)
+        elif value is None:
+            # Setting an optional parameter or child to None removes it.
+            if name in self._param_names:
+                self._param_names.remove(name)
+            if name in self._module_names:
+                self._module_names.remove(name)
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, value: np.ndarray) -> None:
+        """Register a non-trainable array that belongs in the state dict."""
+        if name not in self._buffer_names:
+            self._buffer_names.append(name)
+        object.__setattr__(self, name, value)
+
+    # -- the two methods every module defines --------------------------------
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise TypeError(f"{type(self).__name__} does not define forward")
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        raise TypeError(f"{type(self).__name__} does not define backward")
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)
+
+    # -- the tree -------------------------------------------------------------
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for name in self._module_names:
+            yield name, self.__dict__[name]
+
+    def children(self) -> Iterator[Module]:
+        for _, m in self.named_children():
+            yield m
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        for mod_name, mod in self.named_modules(prefix):
+            for p in mod._param_names:
+                yield (f"{mod_name}.{p}" if mod_name else p), mod.__dict__[p]
+
+    def parameters(self) -> list[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        for mod_name, mod in self.named_modules(prefix):
+            for b in mod._buffer_names:
+                yield (f"{mod_name}.{b}" if mod_name else b), mod.__dict__[b]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.zero_grad()
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    # -- modes and precision --------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def to(self, dtype) -> Module:
+        """Convert parameters, their grads and float buffers to ``dtype``, in place."""
+        dt = np.dtype(dtype)
+        if dt.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: expected a float dtype, got {dt}")
+        for m in self.modules():
+            for name in m._param_names:
+                p = m.__dict__[name]
+                p.data = p.data.astype(dt, copy=False)
+                p.grad = p.grad.astype(dt, copy=False)
+            for name in m._buffer_names:
+                b = m.__dict__[name]
+                if b.dtype.kind == "f":
+                    object.__setattr__(m, name, b.astype(dt, copy=False))
+            m._clear_cache()
+        return self
+
+    def _clear_cache(self) -> None:
+        """Drop what the last forward cached (called when dtype or state changes)."""
+
+    @property
+    def dtype(self) -> np.dtype:
+        """dtype of the first parameter (the default dtype for parameterless modules)."""
+        for p in self.parameters():
+            return p.data.dtype
+        return get_default_dtype()
+
+    # -- state ------------------------------------------------------------------
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """Copies of every parameter and buffer, keyed by PyTorch-style names."""
+        out: OrderedDict[str, np.ndarray] = OrderedDict()
+        for mod_name, mod in self.named_modules():
+            pre = f"{mod_name}." if mod_name else ""
+            for p in mod._param_names:
+                out[pre + p] = mod.__dict__[p].data.copy()
+            for b in mod._buffer_names:
+                out[pre + b] = np.array(mod.__dict__[b], copy=True)
+        return out
+
+    def load_state_dict(self, state: dict, strict: bool = True) -> None:
+        """Load arrays by name, cast to each parameter's dtype.
+
+        Everything is checked before anything is written: a missing or unexpected
+        key raises ``KeyError``, a shape mismatch ``ValueError``, and the model is
+        left unchanged.
+        """
+        targets: dict[str, tuple[Module, str, bool]] = {}
+        for mod_name, mod in self.named_modules():
+            pre = f"{mod_name}." if mod_name else ""
+            for p in mod._param_names:
+                targets[pre + p] = (mod, p, True)
+            for b in mod._buffer_names:
+                targets[pre + b] = (mod, b, False)
+        missing = [k for k in targets if k not in state]
+        unexpected = [k for k in state if k not in targets]
+        if strict and (missing or unexpected):
+            raise KeyError(
+                f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
+                f"unexpected keys {unexpected}"
+            )
+        staged = []
+        bad = []
+        for key, (mod, name, is_param) in targets.items():
+            if key not in state:
+                continue
+            cur = mod.__dict__[name].data if is_param else mod.__dict__[name]
+            new = np.asarray(state[key])
+            if new.shape != cur.shape:
+                bad.append(f"{key}: expected {cur.shape}, got {new.shape}")
+                continue
+            if cur.dtype.kind == "f" and new.dtype.kind not in "fiu":
+                bad.append(f"{key}: expected a numeric array, got dtype {new.dtype}")
+                continue
+            staged.append((mod, name, is_param, np.array(new, dtype=cur.dtype, copy=True)))
+        if bad:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: mis-shaped keys: " + "; ".join(bad)
+            )
+        for mod, name, is_param, arr in staged:
+            if is_param:
+                mod.__dict__[name].data = arr
+            else:
+                object.__setattr__(mod, name, arr)
+            mod._clear_cache()
+
+    # -- description --------------------------------------------------------
+    def config(self) -> dict:
+        """Constructor arguments, as JSON-friendly values (see ``build``)."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Module:
+        return cls(**config)
+
+    def spec(self) -> dict:
+        """``{"type": class name, "config": constructor args}`` — enough to rebuild."""
+        return {"type": type(self).__name__, "config": self.config()}
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+
+    def __repr__(self) -> str:
+        kids = list(self.named_children())
+        if not kids:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"{type(self).__name__}("]
+        for name, child in kids:
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def _label(self) -> str:
+        """Short name used in error messages, e.g. ``Conv2d(3→16)``."""
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+@register
+class Sequential(Module):
+    """Children run forward in order and backward in reverse; named "0", "1", …"""
+
+    def __init__(self, *modules: Module):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], (list, tuple)):
+            modules = tuple(modules[0])
+        for m in modules:
+            self.append(m)
+
+    def append(self, module: Module) -> Sequential:
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential: expected a Module, got {type(module).__name__}")
+        setattr(self, str(len(self._module_names)), module)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._module_names)
+
+    def __getitem__(self, i: int | slice) -> Module | Sequential:
+        mods = list(self.children())
+        if isinstance(i, slice):
+            return Sequential(*mods[i])
+        return mods[i]
+
+    def __iter__(self) -> Iterator[Module]:
+        return self.children()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        for m in self.children():
+            x = m.forward(x)
+        return x
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        for m in reversed(list(self.children())):
+            dy = m.backward(dy)
+        return dy
+
+    def config(self) -> dict:
+        return {"layers": [m.spec() for m in self.children()]}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Sequential:
+        return cls(*[build(s) for s in config.get("layers", [])])
+
+
+@register
+class Residual(Module):
+    """y = body(x) + shortcut(x), with the identity when ``shortcut`` is None.
+
+    Backward: dx = body.backward(dy) + shortcut.backward(dy)   (or + dy).
+    """
+
+    def __init__(self, body: Module, shortcut: Module | None = None):
+        super().__init__()
+        if not isinstance(body, Module) or not (shortcut is None or isinstance(shortcut, Module)):
+            raise TypeError("Residual: body and shortcut must be Modules (shortcut may be None)")
+        self.body = body
+        self.shortcut = shortcut
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = self.body.forward(x)
+        s = x if self.shortcut is None else self.shortcut.forward(x)
+        if y.shape != s.shape:
+            raise ValueError(
+                f"Residual: body gives {y.shape} but shortcut gives {s.shape} for input "
+                f"{np.shape(x)}; use a projection shortcut (e.g. 1x1 Conv2d) to match"
+            )
+        return y + s
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        dx = self.body.backward(dy)
+        if self.shortcut is None:
+            return dx + dy
+        return dx + self.shortcut.backward(dy)
+
+    def config(self) -> dict:
+        return {
+            "body": self.body.spec(),
+            "shortcut": None if self.shortcut is None else self.shortcut.spec(),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> Residual:
+        sc = config.get("shortcut")
+        return cls(build(config["body"]), None if sc is None else build(sc))
+
+    def extra_repr(self) -> str:
+        return ""

@@ -1,0 +1,123 @@
+"""Element-wise activations and Softmax. None has parameters; each caches what
+its derivative needs and never writes into the dy it is handed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.checks import as_input, check_backward
+from ..core.module import Module, register
+
+
+class _Elementwise(Module):
+    def __init__(self):
+        super().__init__()
+        self._cache = None
+        self._out_shape = None
+
+    def _clear_cache(self):
+        self._cache = None
+
+    def _in(self, x):
+        x = as_input(self, x)
+        self._out_shape = x.shape
+        return x
+
+    def _dy(self, dy):
+        return check_backward(self, dy, self._out_shape)
+
+
+@register
+class ReLU(_Elementwise):
+    """y = max(x, 0);  dx = dy · [x > 0]."""
+
+    def forward(self, x):
+        x = self._in(x)
+        self._cache = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, dy):
+        dy = self._dy(dy)
+        return np.where(self._cache, dy, 0).astype(dy.dtype, copy=False)
+
+
+@register
+class LeakyReLU(_Elementwise):
+    """y = x if x > 0 else a·x;  dx = dy if x > 0 else a·dy."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x):
+        x = self._in(x)
+        self._cache = x > 0
+        return np.where(self._cache, x, x * x.dtype.type(self.negative_slope))
+
+    def backward(self, dy):
+        dy = self._dy(dy)
+        return np.where(self._cache, dy, dy * dy.dtype.type(self.negative_slope))
+
+    def config(self):
+        return {"negative_slope": self.negative_slope}
+
+
+@register
+class Sigmoid(_Elementwise):
+    """y = 1 / (1 + e⁻ˣ) = (1 + tanh(x/2)) / 2  (no overflow);  dx = dy · y (1 - y)."""
+
+    def forward(self, x):
+        x = self._in(x)
+        y = np.tanh(x * x.dtype.type(0.5))
+        y += 1
+        y *= 0.5
+        self._cache = y
+        return y
+
+    def backward(self, dy):
+        y = self._cache
+        return self._dy(dy) * (y * (1 - y))
+
+
+@register
+class Tanh(_Elementwise):
+    """y = tanh x;  dx = dy · (1 - y²)."""
+
+    def forward(self, x):
+        y = np.tanh(self._in(x))
+        self._cache = y
+        return y
+
+    def backward(self, dy):
+        y = self._cache
+        return self._dy(dy) * (1 - y * y)
+
+
+@register
+class Softmax(_Elementwise):
+    """y = exp(x - max x) / Σ exp(x - max x) along ``axis`` (default 1, the classes);
+
+    dx = y ⊙ (dy - Σ dy ⊙ y). For training, use SoftmaxCrossEntropy on logits.
+    """
+
+    def __init__(self, axis: int = 1):
+        super().__init__()
+        self.axis = int(axis)
+
+    def forward(self, x):
+        x = self._in(x)
+        if x.ndim < 1 or not -x.ndim <= self.axis < x.ndim:
+            raise ValueError(f"{self._label()}: axis {self.axis} out of range for {x.shape}")
+        z = x - x.max(axis=self.axis, keepdims=True)
+        e = np.exp(z)
+        y = e / e.sum(axis=self.axis, keepdims=True)
+        self._cache = y
+        return y
+
+    def backward(self, dy):
+        y = self._cache
+        dy = self._dy(dy)
+        return y * (dy - (dy * y).sum(axis=self.axis, keepdims=True))
+
+    def config(self):
+        return {"axis": self.axis}

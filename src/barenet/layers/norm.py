@@ -1,0 +1,138 @@
+"""Batch normalisation over the batch (and spatial) axes, one statistic per channel."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.checks import as_input, check_backward
+from ..core.config import get_default_dtype
+from ..core.module import Module, Parameter, register
+
+
+class _BatchNorm(Module):
+    """Training:  μ, σ² = mean and biased variance of x per channel over M values,
+    x̂ = (x - μ) / √(σ² + ε),  y = γ x̂ + β;
+    running_mean ← (1-m)·running_mean + m·μ,  running_var ← (1-m)·running_var + m·σ²·M/(M-1).
+
+    Backward (training):  dγ = Σ dy x̂,  dβ = Σ dy,
+        dx = γ / (M √(σ² + ε)) · (M dy - dβ - x̂ dγ).
+    Evaluation uses the running statistics:  dx = dy γ / √(running_var + ε).
+    """
+
+    _ndims: tuple[int, ...] = ()
+    _pattern = ""
+
+    def __init__(
+        self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True
+    ):
+        super().__init__()
+        if int(num_features) < 1:
+            raise ValueError(f"{type(self).__name__}: num_features must be >= 1")
+        if not 0.0 <= float(momentum) <= 1.0 or float(eps) <= 0:
+            raise ValueError(
+                f"{type(self).__name__}: need 0 <= momentum <= 1 and eps > 0, "
+                f"got momentum={momentum}, eps={eps}"
+            )
+        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        dt = get_default_dtype()
+        c = self.num_features
+        if affine:
+            self.weight = Parameter(np.ones(c, dtype=dt))
+            self.bias = Parameter(np.zeros(c, dtype=dt))
+        else:
+            self.weight = self.bias = None
+        self.register_buffer("running_mean", np.zeros(c, dtype=dt))
+        self.register_buffer("running_var", np.ones(c, dtype=dt))
+        self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        self._clear_cache()
+
+    def _clear_cache(self):
+        self._xhat = None
+        self._invstd = None
+        self._out_shape = None
+        self._was_training = None
+
+    @property
+    def dtype(self):
+        return self.running_mean.dtype
+
+    def _axes_and_shape(self, x):
+        axes = (0,) + tuple(range(2, x.ndim))
+        bshape = (1, self.num_features) + (1,) * (x.ndim - 2)
+        return axes, bshape
+
+    def forward(self, x):
+        x = as_input(self, x, self.running_mean.dtype)
+        if x.ndim not in self._ndims or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{self._label()}: expected {self._pattern.format(c=self.num_features)}, "
+                f"got {tuple(x.shape)}"
+            )
+        axes, bshape = self._axes_and_shape(x)
+        m = x.size // self.num_features
+        if self.training:
+            if m < 2:
+                raise ValueError(
+                    f"{self._label()}: training needs more than 1 value per channel, got "
+                    f"input {tuple(x.shape)}"
+                )
+            mean = x.mean(axis=axes)
+            xc = x - mean.reshape(bshape)
+            xc3 = xc.reshape(x.shape[0], self.num_features, -1)
+            var = np.einsum("ncl,ncl->c", xc3, xc3) / m
+            invstd = 1.0 / np.sqrt(var + self.eps)
+            mo = self.momentum
+            self.running_mean = (1 - mo) * self.running_mean + mo * mean
+            self.running_var = (1 - mo) * self.running_var + mo * var * (m / (m - 1))
+            self.num_batches_tracked = self.num_batches_tracked + 1
+            xhat = xc
+            xhat *= invstd.reshape(bshape)
+        else:
+            invstd = 1.0 / np.sqrt(self.running_var + self.eps)
+            xhat = (x - self.running_mean.reshape(bshape)) * invstd.reshape(bshape)
+        self._xhat, self._invstd, self._was_training = xhat, invstd.astype(x.dtype), self.training
+        self._out_shape = x.shape
+        if self.weight is None:
+            return xhat.copy()
+        return xhat * self.weight.data.reshape(bshape) + self.bias.data.reshape(bshape)
+
+    def backward(self, dy):
+        dy = check_backward(self, dy, self._out_shape).astype(self.dtype, copy=False)
+        xhat = self._xhat
+        axes, bshape = self._axes_and_shape(dy)
+        dbeta = dy.sum(axis=axes)
+        dgamma = (dy * xhat).sum(axis=axes)
+        gamma = self.weight.data if self.weight is not None else np.ones_like(dbeta)
+        if self.weight is not None:
+            self.weight.grad += dgamma
+            self.bias.grad += dbeta
+        scale = (gamma * self._invstd).reshape(bshape)
+        if not self._was_training:
+            return dy * scale
+        m = dy.size // self.num_features
+        return (scale / m) * (m * dy - dbeta.reshape(bshape) - xhat * dgamma.reshape(bshape))
+
+    def config(self):
+        return {
+            "num_features": self.num_features,
+            "eps": self.eps,
+            "momentum": self.momentum,
+            "affine": self.weight is not None,
+        }
+
+    def _label(self):
+        return f"{type(self).__name__}({self.num_features})"
+
+
+@register
+class BatchNorm1d(_BatchNorm):
+    __doc__ = "Batch norm of (N, C) or (N, C, L) input, per feature C.\n\n" + _BatchNorm.__doc__
+    _ndims = (2, 3)
+    _pattern = "(N, {c}) or (N, {c}, L)"
+
+
+@register
+class BatchNorm2d(_BatchNorm):
+    __doc__ = "Batch norm of (N, C, H, W) input, per channel C.\n\n" + _BatchNorm.__doc__
+    _ndims = (4,)
+    _pattern = "(N, {c}, H, W)"

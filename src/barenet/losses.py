@@ -1,0 +1,127 @@
+"""Losses. Each is called as ``loss = loss_fn(pred, target)`` (a float) and then
+``loss_fn.backward()`` returns dL/dpred for the last call."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Loss:
+    """Base: keeps the gradient of the last call for ``backward``."""
+
+    def __init__(self):
+        self._grad = None
+
+    def __call__(self, pred, target) -> float:
+        return self.forward(pred, target)
+
+    def backward(self, dloss: float = 1.0) -> np.ndarray:
+        """dL/dpred of the last call, times ``dloss``."""
+        if self._grad is None:
+            raise RuntimeError(f"{type(self).__name__}: backward called before the loss")
+        return self._grad * self._grad.dtype.type(dloss) if dloss != 1.0 else self._grad.copy()
+
+    def _label(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _float_array(name, a) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"{name}: expected a numeric array, got dtype {a.dtype}")
+    return a if a.dtype.kind == "f" else a.astype(np.float32)
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax and cross-entropy fused, averaged over the batch.
+
+    logits z: (N, K); target: int labels (N,) or probabilities (N, K) (one-hot or soft).
+    L = (1/N) Σₙ [logsumexp(zₙ) - Σₖ tₙₖ zₙₖ]   (stable: exp(z - max z))
+    dL/dz = (softmax(z) - t) / N
+    """
+
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        if reduction not in ("mean", "sum"):
+            raise ValueError(
+                f"SoftmaxCrossEntropy: reduction must be 'mean' or 'sum', got {reduction!r}"
+            )
+        self.reduction = reduction
+        self.probs = None
+
+    def forward(self, logits, target) -> float:
+        z = _float_array("SoftmaxCrossEntropy logits", logits)
+        if z.ndim != 2 or z.shape[0] < 1:
+            raise ValueError(f"SoftmaxCrossEntropy: expected logits (N, K), got {z.shape}")
+        if not np.isfinite(z).all():
+            raise ValueError("SoftmaxCrossEntropy: logits contain NaN or inf")
+        n, k = z.shape
+        t = np.asarray(target)
+        if t.ndim == 1:
+            if t.shape[0] != n:
+                raise ValueError(f"SoftmaxCrossEntropy: {n} logits rows but {t.shape[0]} labels")
+            if t.dtype.kind == "f":
+                if not np.all(np.isfinite(t)) or np.any(t != np.round(t)):
+                    raise ValueError("SoftmaxCrossEntropy: float labels must be whole numbers")
+                t = t.astype(np.int64)
+            elif t.dtype.kind not in "iu":
+                raise TypeError(f"SoftmaxCrossEntropy: labels must be integers, got {t.dtype}")
+            if t.size and (t.min() < 0 or t.max() >= k):
+                bad = t[(t < 0) | (t >= k)]
+                raise ValueError(
+                    f"SoftmaxCrossEntropy: labels must be in [0, {k}), got {bad[:5].tolist()}"
+                )
+            onehot = None
+        elif t.shape == z.shape:
+            t = _float_array("SoftmaxCrossEntropy target", t).astype(z.dtype, copy=False)
+            if not np.isfinite(t).all():
+                raise ValueError("SoftmaxCrossEntropy: target contains NaN or inf")
+            onehot = t
+        else:
+            raise ValueError(
+                f"SoftmaxCrossEntropy: target must be labels ({n},) or probabilities "
+                f"{z.shape}, got {t.shape}"
+            )
+        shifted = z - z.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        s = e.sum(axis=1, keepdims=True)
+        logp = shifted - np.log(s)
+        p = e / s
+        if onehot is None:
+            per = -logp[np.arange(n), t]
+            grad = p.copy()
+            grad[np.arange(n), t] -= 1
+        else:
+            per = -(onehot * logp).sum(axis=1)
+            grad = p * onehot.sum(axis=1, keepdims=True) - onehot
+        scale = 1.0 / n if self.reduction == "mean" else 1.0
+        grad *= z.dtype.type(scale)
+        self._grad, self.probs = grad, p
+        return float(per.sum() * scale)
+
+
+class MSELoss(Loss):
+    """L = mean((y - t)²) over every element;  dL/dy = 2 (y - t) / numel."""
+
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"MSELoss: reduction must be 'mean' or 'sum', got {reduction!r}")
+        self.reduction = reduction
+
+    def forward(self, pred, target) -> float:
+        y = _float_array("MSELoss prediction", pred)
+        t = _float_array("MSELoss target", target)
+        if t.shape != y.shape:
+            if t.size == y.size and y.ndim == 2 and y.shape[1] == 1:
+                t = t.reshape(y.shape)
+            else:
+                raise ValueError(f"MSELoss: prediction {y.shape} and target {t.shape} differ")
+        if not np.isfinite(y).all():
+            raise ValueError("MSELoss: prediction contains NaN or inf")
+        if not np.isfinite(t).all():
+            raise ValueError("MSELoss: target contains NaN or inf")
+        diff = y - t.astype(y.dtype, copy=False)
+        scale = 1.0 / y.size if self.reduction == "mean" else 1.0
+        self._grad = diff * y.dtype.type(2.0 * scale)
+        return float((diff * diff).sum() * scale)

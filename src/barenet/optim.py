@@ -1,0 +1,319 @@
+"""Optimizers with the update rules and defaults of ``torch.optim``.
+
+One base class owns the parameter groups, ``zero_grad`` and the state dict; each
+optimizer only writes its update in ``_update(p, g, state, group)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+
+from .core.module import Parameter
+
+
+class Optimizer:
+    defaults: dict = {}
+
+    def __init__(self, params, **hyper):
+        unknown = set(hyper) - set(self.defaults)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unknown arguments {sorted(unknown)}")
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        self.param_groups: list[dict] = []
+        for g in groups:
+            group = {**self.defaults, **hyper, **g}
+            group["params"] = list(group["params"])
+            for p in group["params"]:
+                if not isinstance(p, Parameter):
+                    raise TypeError(
+                        f"{type(self).__name__}: expected Parameters, got {type(p).__name__}"
+                    )
+            self._check(group)
+            self.param_groups.append(group)
+        self.state: dict[int, dict] = {}  # keyed by the parameter's index over all groups
+
+    def _check(self, group: dict) -> None:
+        if group["lr"] < 0:
+            raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {group['lr']}")
+        if group.get("weight_decay", 0) < 0:
+            raise ValueError(f"{type(self).__name__}: weight_decay must be >= 0")
+
+    def _indexed(self):
+        i = 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                yield i, p, group
+                i += 1
+
+    @property
+    def lr(self) -> float:
+        """Learning rate of the first group (setting it sets every group's)."""
+        return self.param_groups[0]["lr"]
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        for g in self.param_groups:
+            g["lr"] = float(value)
+
+    def zero_grad(self) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad[...] = 0
+
+    def step(self) -> None:
+        for i, p, group in self._indexed():
+            st = self.state.setdefault(i, {"step": 0})
+            st["step"] += 1
+            self._update(p, p.grad, st, group)
+
+    def _update(self, p: Parameter, g: np.ndarray, state: dict, group: dict) -> None:
+        raise TypeError(f"{type(self).__name__} does not define an update rule")
+
+    def state_dict(self) -> dict:
+        """{"state": {index: {name: array or number}}, "param_groups": [hyperparameters]}."""
+        groups = [{k: v for k, v in g.items() if k != "params"} for g in self.param_groups]
+        for g, src in zip(groups, self.param_groups):
+            g["num_params"] = len(src["params"])
+        return {"state": copy.deepcopy(self.state), "param_groups": groups}
+
+    def load_state_dict(self, sd: dict) -> None:
+        groups = sd.get("param_groups")
+        if not isinstance(groups, list) or len(groups) != len(self.param_groups):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: parameter groups differ")
+        for g, mine in zip(groups, self.param_groups):
+            if g.get("num_params", len(mine["params"])) != len(mine["params"]):
+                raise ValueError(f"{type(self).__name__}.load_state_dict: group sizes differ")
+        params = [p for _, p, _ in self._indexed()]
+        state = {}
+        for k, st in sd.get("state", {}).items():
+            i = int(k)
+            if not 0 <= i < len(params):
+                raise ValueError(f"{type(self).__name__}.load_state_dict: no parameter {i}")
+            new = {}
+            for name, v in st.items():
+                if isinstance(v, np.ndarray) or np.ndim(v) > 0:
+                    v = np.array(v, dtype=params[i].dtype)
+                    if v.shape != params[i].shape:
+                        raise ValueError(
+                            f"{type(self).__name__}.load_state_dict: state {name!r} of "
+                            f"parameter {i} has shape {v.shape}, expected {params[i].shape}"
+                        )
+                elif name == "step":
+                    v = int(v)
+                new[name] = v
+            state[i] = new
+        for g, mine in zip(groups, self.param_groups):
+            for k, v in g.items():
+                if k not in ("params", "num_params"):
+                    mine[k] = v
+        self.state = state
+
+
+class SGD(Optimizer):
+    """g ← g + λθ;  b ← μb + (1-τ)g (b = g at the first step);
+    g ← g + μb if Nesterov else b;  θ ← θ - η g."""
+
+    defaults = {
+        "lr": 1e-3,
+        "momentum": 0.0,
+        "dampening": 0.0,
+        "nesterov": False,
+        "weight_decay": 0.0,
+    }
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        dampening: float = 0.0,
+    ):
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening 0")
+        super().__init__(
+            params,
+            lr=lr,
+            momentum=momentum,
+            nesterov=nesterov,
+            weight_decay=weight_decay,
+            dampening=dampening,
+        )
+
+    def _update(self, p, g, state, group):
+        wd, mu = group["weight_decay"], group["momentum"]
+        if wd:
+            g = g + wd * p.data
+        if mu:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.array(g, dtype=p.dtype, copy=True)
+            else:
+                buf *= mu
+                buf += (1 - group["dampening"]) * g
+            g = g + mu * buf if group["nesterov"] else buf
+        p.data -= group["lr"] * g
+
+
+class AdaGrad(Optimizer):
+    """s ← s + g²;  θ ← θ - η g / (√s + ε)."""
+
+    defaults = {"lr": 0.01, "eps": 1e-10, "weight_decay": 0.0, "lr_decay": 0.0}
+
+    def __init__(
+        self,
+        params,
+        lr: float = 0.01,
+        eps: float = 1e-10,
+        weight_decay: float = 0.0,
+        lr_decay: float = 0.0,
+    ):
+        super().__init__(params, lr=lr, eps=eps, weight_decay=weight_decay, lr_decay=lr_decay)
+
+    def _update(self, p, g, state, group):
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p.data
+        s = state.setdefault("sum", np.zeros_like(p.data))
+        s += g * g
+        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        p.data -= clr * g / (np.sqrt(s) + group["eps"])
+
+
+class RMSprop(Optimizer):
+    """v ← αv + (1-α)g²;  θ ← θ - η g / (√v + ε)  (with optional momentum / centering)."""
+
+    defaults = {
+        "lr": 0.01,
+        "alpha": 0.99,
+        "eps": 1e-8,
+        "weight_decay": 0.0,
+        "momentum": 0.0,
+        "centered": False,
+    }
+
+    def __init__(
+        self,
+        params,
+        lr: float = 0.01,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ):
+        super().__init__(
+            params,
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+        )
+
+    def _update(self, p, g, state, group):
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p.data
+        a = group["alpha"]
+        v = state.setdefault("square_avg", np.zeros_like(p.data))
+        v *= a
+        v += (1 - a) * g * g
+        if group["centered"]:
+            m = state.setdefault("grad_avg", np.zeros_like(p.data))
+            m *= a
+            m += (1 - a) * g
+            avg = np.sqrt(v - m * m) + group["eps"]
+        else:
+            avg = np.sqrt(v) + group["eps"]
+        if group["momentum"]:
+            buf = state.setdefault("momentum_buffer", np.zeros_like(p.data))
+            buf *= group["momentum"]
+            buf += g / avg
+            p.data -= group["lr"] * buf
+        else:
+            p.data -= group["lr"] * g / avg
+
+
+class Adam(Optimizer):
+    """m ← β₁m + (1-β₁)g;  v ← β₂v + (1-β₂)g²;
+    θ ← θ - η/(1-β₁ᵗ) · m / (√v / √(1-β₂ᵗ) + ε)   (L2 weight decay adds λθ to g)."""
+
+    defaults = {
+        "lr": 1e-3,
+        "betas": (0.9, 0.999),
+        "eps": 1e-8,
+        "weight_decay": 0.0,
+        "amsgrad": False,
+    }
+    _decoupled = False
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas=(0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+    ):
+        b1, b2 = betas
+        if not (0 <= b1 < 1 and 0 <= b2 < 1):
+            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {betas}")
+        super().__init__(
+            params,
+            lr=lr,
+            betas=(float(b1), float(b2)),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+        )
+
+    def _update(self, p, g, state, group):
+        lr, wd = group["lr"], group["weight_decay"]
+        b1, b2 = group["betas"]
+        if wd:
+            if self._decoupled:
+                p.data *= 1 - lr * wd
+            else:
+                g = g + wd * p.data
+        m = state.setdefault("exp_avg", np.zeros_like(p.data))
+        v = state.setdefault("exp_avg_sq", np.zeros_like(p.data))
+        m += (g - m) * (1 - b1)
+        v *= b2
+        v += (1 - b2) * g * g
+        t = state["step"]
+        bc1, bc2 = 1 - b1**t, 1 - b2**t
+        if group["amsgrad"]:
+            vmax = state.setdefault("max_exp_avg_sq", np.zeros_like(p.data))
+            np.maximum(vmax, v, out=vmax)
+            v = vmax
+        denom = np.sqrt(v) / math.sqrt(bc2) + group["eps"]
+        p.data -= (lr / bc1) * m / denom
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: θ ← θ(1 - ηλ) before the Adam step."""
+
+    defaults = {**Adam.defaults, "weight_decay": 0.01}
+    _decoupled = True
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas=(0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+        amsgrad: bool = False,
+    ):
+        super().__init__(
+            params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
+        )
