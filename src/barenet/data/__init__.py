@@ -12,13 +12,12 @@ Conventions shared by every loader:
   written atomically (temporary file + ``os.replace``); nothing uses pickle.
 """
 
-from .digits import digits
+from .datasets import FASHION_MNIST_CLASSES, digits, fashion_mnist, mnist
 from .download import DownloadError, FileSpec, cache_dir, download_file
 from .folder import IMAGE_EXTENSIONS, load_image, load_image_folder
 from .idx import parse_idx, read_idx, read_idx_pair, write_idx
 from .kaggle import kaggle_test, kaggle_train, read_digit_csv, write_submission
 from .loader import DataLoader
-from .mnist import FASHION_MNIST_CLASSES, fashion_mnist, mnist
 from .registry import DATASET_NAMES, DatasetSplit, load_dataset
 from .split import stratified_split
 from .synthetic import blobs_images, sine, xor

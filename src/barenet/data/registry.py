@@ -3,7 +3,7 @@
 =================  ======================================================================
 name               what ``data_dir`` means / where the test split comes from
 =================  ======================================================================
-``mnist``          IDX files' folder (else cache, see :mod:`barenet.data.mnist`); official
+``mnist``          IDX files' folder (else cache, see :mod:`barenet.data.datasets`); official
 ``fashion-mnist``  same (also Debian's /usr/share/datasets/fashion-mnist); official split
 ``digits``         ignored (ships with scikit-learn); stratified ``test_size`` split
 ``sine``           ignored; ``n_train``/``n_test`` samples of y = sin x (regression)
@@ -25,10 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import synthetic
-from .digits import digits
+from .datasets import FASHION_MNIST_CLASSES, digits, fashion_mnist, mnist
 from .folder import load_image_folder
 from .kaggle import kaggle_train
-from .mnist import FASHION_MNIST_CLASSES, fashion_mnist, mnist
 from .split import stratified_split
 
 __all__ = ["DatasetSplit", "load_dataset", "DATASET_NAMES"]

@@ -1,4 +1,5 @@
-"""MNIST and Fashion-MNIST from their IDX files, found locally or downloaded.
+"""MNIST and Fashion-MNIST from their IDX files (found locally or downloaded), and
+scikit-learn's bundled 8x8 digits.
 
 Return convention (the same for every barenet loader)::
 
@@ -19,6 +20,9 @@ are renamed into place. Fashion-MNIST files are checked against the SHA-256 of
 their uncompressed contents; MNIST files against the MD5 of the ``.gz`` files
 published with the dataset. Every file also passes the IDX structure checks.
 Mirrors and checksums can be passed in (``mirrors=``, ``files=``).
+
+``digits()`` gives scikit-learn's 1797 8x8 images (values 0..16) as
+``(N, 1, 8, 8) float32`` in [0, 1], split by :func:`~barenet.data.split.stratified_split`.
 """
 
 from __future__ import annotations
@@ -32,9 +36,11 @@ import numpy as np
 
 from .download import DownloadError, FileSpec, cache_dir, download_file
 from .idx import parse_idx, read_idx_bytes, read_idx_pair
+from .split import stratified_split
 
 __all__ = [
     "mnist",
+    "digits",
     "fashion_mnist",
     "MNIST_MIRRORS",
     "MNIST_FILES",
@@ -206,3 +212,20 @@ def fashion_mnist(
         FASHION_MNIST_MIRRORS if mirrors is None else mirrors,
         FASHION_MNIST_SYSTEM_DIRS, root, download, raw, timeout,
     )  # fmt: skip
+
+
+def digits(
+    test_size: float = 0.2, seed: int = 0
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``(x_train, y_train), (x_test, y_test)``; stratified, the same for the same seed."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "the 8x8 digits ship with scikit-learn: pip install scikit-learn (or barenet[all])"
+        ) from None
+    bunch = load_digits()
+    x = (np.asarray(bunch.images, dtype=np.float32) / np.float32(16.0))[:, None, :, :]
+    y = np.asarray(bunch.target, dtype=np.int64)
+    tr, te = stratified_split(y, test_size, seed)
+    return (x[tr], y[tr]), (x[te], y[te])
