@@ -66,7 +66,7 @@ def http_server(tmp_path, monkeypatch):
             super().do_GET()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield www, f"http://127.0.0.1:{server.server_address[1]}"

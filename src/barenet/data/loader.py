@@ -59,6 +59,9 @@ class DataLoader:
         if x.dtype.kind in "fc" and not np.all(np.isfinite(x)):
             bad = np.argwhere(~np.isfinite(x.reshape(len(x), -1)))[0, 0]
             raise ValueError(f"DataLoader: x contains NaN or inf (first in sample {bad})")
+        if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
+            bad = np.argwhere(~np.isfinite(y.reshape(len(y), -1)))[0, 0]
+            raise ValueError(f"DataLoader: y contains NaN or inf (first in sample {bad})")
         if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if seed is not None and (int(seed) != seed or seed < 0):
