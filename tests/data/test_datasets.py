@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from barenet.data import DownloadError, FileSpec, fashion_mnist, mnist, write_idx
+from barenet.data import DownloadError, FileSpec, fashion_mnist, load_dataset, mnist, write_idx
 from barenet.data import datasets as mnist_module
 
 from .conftest import IDX_NAMES, tiny_mnist_arrays, write_tiny_mnist
@@ -97,6 +97,16 @@ def test_image_label_count_mismatch(tmp_path):
     write_tiny_mnist(tmp_path, arrays)
     with pytest.raises(ValueError, match="count mismatch"):
         mnist(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion-mnist", "fashion_mnist"])
+def test_load_dataset_idx(tmp_path, name):
+    arrays = tiny_mnist_arrays()
+    write_tiny_mnist(tmp_path, arrays)
+    s = load_dataset(name, tmp_path)
+    assert_matches(((s.x_train, s.y_train), (s.x_test, s.y_test)), arrays)
+    assert s.input_shape == (1, 28, 28) and s.num_classes == 10 and s.task == "classification"
+    assert s.class_names[0] == ("0" if name == "mnist" else "T-shirt/top")
 
 
 # --- downloads against a local server ------------------------------------------------------

@@ -90,7 +90,7 @@ def download_file(
     target = dest_dir / spec.name
     failures: list[str] = []
     for base in mirrors:
-        url = base if base.endswith(spec.name) else base.rstrip("/") + "/" + spec.name
+        url = base.rstrip("/") + "/" + spec.name
         fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.name}.", suffix=".part", dir=dest_dir)
         os.close(fd)
         tmp = Path(tmp_name)
