@@ -170,7 +170,8 @@ def _load(
                 f"found {labels.min()}..{labels.max()}"
             )
         if not raw:
-            images = images[:, None, :, :].astype(np.float32) / np.float32(255.0)
+            images = images[:, None, :, :].astype(np.float32)
+            images /= np.float32(255.0)
         out.append((images, labels))
     return out[0], out[1]
 

@@ -108,7 +108,8 @@ def read_digit_csv(
         if bad_y.size:
             i = int(bad_y[0])
             raise ValueError(f"{path}: line {i + 2}: label {y[i]} outside 0..9")
-    x = pixels.astype(np.float32).reshape(-1, 1, 28, 28) / np.float32(255.0)
+    x = pixels.astype(np.float32).reshape(-1, 1, 28, 28)
+    x /= np.float32(255.0)
     return x, y
 
 
