@@ -7,7 +7,7 @@ loss = loss_fn(model(x), y)
 model.backward(loss_fn.backward())
 """
 
-from . import init, optim
+from . import data, init, optim
 from .core.config import get_default_dtype, get_rng, seed, set_default_dtype
 from .core.module import Module, Parameter, Residual, Sequential, build
 from .gradcheck import GradcheckResult, gradcheck
