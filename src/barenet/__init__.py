@@ -57,6 +57,7 @@ __all__ = [
     "SoftmaxCrossEntropy",
     "Tanh",
     "build",
+    "data",
     "get_default_dtype",
     "get_rng",
     "gradcheck",
