@@ -1,0 +1,127 @@
+"""Training checkpoints: everything needed to continue a run exactly.
+
+A checkpoint is a safetensors file (written atomically by
+:func:`barenet.io.save_tensors`) holding
+
+- tensors ``model.<name>``: the model's state dict (weights and buffers);
+- tensors ``optim.<i>.<name>``: each optimizer buffer of parameter ``i``
+  (``exp_avg``, ``momentum_buffer``, ...);
+- JSON metadata: the architecture spec, the optimizer's class, hyperparameters and
+  scalar state (``step``), barenet's global RNG state, the DataLoader state, the
+  epoch to continue from (with the running sums of an interrupted epoch), the
+  history so far and each callback's state.
+
+No pickle: only raw numbers and JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..core.config import get_rng_state
+from ..io import ModelFileError, load_tensors, save_tensors
+
+__all__ = ["CHECKPOINT_FORMAT", "load_checkpoint", "save_checkpoint"]
+
+CHECKPOINT_FORMAT = "barenet-checkpoint"
+
+
+def _to_json(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (list, tuple)):
+        return [_to_json(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _to_json(x) for k, x in v.items()}
+    return v
+
+
+def save_checkpoint(path: str | os.PathLike, ctx) -> Path:
+    """Write the training state of ``ctx`` (a running ``fit``'s context) to ``path``."""
+    model, opt = ctx.model, ctx.optimizer
+    tensors: dict[str, np.ndarray] = {f"model.{k}": v for k, v in model.state_dict().items()}
+    opt_sd = opt.state_dict()
+    scalars: dict[str, dict] = {}
+    for i, st in opt_sd["state"].items():
+        for name, v in st.items():
+            if isinstance(v, np.ndarray):
+                tensors[f"optim.{i}.{name}"] = v
+            else:
+                scalars.setdefault(str(i), {})[name] = _to_json(v)
+    next_epoch, partial = ctx.resume_point()
+    training = {
+        "optimizer": type(opt).__name__,
+        "param_groups": _to_json(opt_sd["param_groups"]),
+        "optimizer_scalars": scalars,
+        "rng_state": _to_json(get_rng_state()),
+        "loader": _to_json(ctx.loader.state_dict()),
+        "next_epoch": next_epoch,
+        "partial": _to_json(partial),
+        "step": ctx.step,
+        "history": ctx.history.to_dict(),
+        "callbacks": [[type(cb).__name__, _to_json(cb.state_dict())] for cb in ctx.callbacks],
+    }
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "version": "1",
+        "spec": json.dumps(model.spec()),
+        "training": json.dumps(training),
+    }
+    save_tensors(path, tensors, meta)
+    return Path(path)
+
+
+def load_checkpoint(path: str | os.PathLike, model, optimizer=None) -> dict:
+    """Load weights into ``model`` and state into ``optimizer`` (when given) from a
+    checkpoint; returns the JSON training state (``rng_state``, ``loader``,
+    ``next_epoch``, ``partial``, ``step``, ``history``, ``callbacks``).
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` (a
+    ``ModelFileError``) for a file that is not a checkpoint or does not match the
+    model or optimizer; nothing is modified in that case.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"load_checkpoint: no such checkpoint: {path}")
+    arrays, meta = load_tensors(path)
+    if meta.get("format") != CHECKPOINT_FORMAT or "training" not in meta:
+        raise ModelFileError(f"{path}: not a barenet training checkpoint")
+    try:
+        training = json.loads(meta["training"])
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"{path}: corrupt checkpoint metadata ({exc})") from None
+    model_sd = {k[6:]: v for k, v in arrays.items() if k.startswith("model.")}
+    opt_sd = None
+    if optimizer is not None:
+        if training.get("optimizer") != type(optimizer).__name__:
+            raise ModelFileError(
+                f"{path}: checkpoint was written with {training.get('optimizer')}, "
+                f"not {type(optimizer).__name__}"
+            )
+        state: dict[int, dict] = {}
+        for k, v in arrays.items():
+            if k.startswith("optim."):
+                _, i, name = k.split(".", 2)
+                state.setdefault(int(i), {})[name] = v
+        for i, sc in training.get("optimizer_scalars", {}).items():
+            state.setdefault(int(i), {}).update(sc)
+        opt_sd = {"state": state, "param_groups": training["param_groups"]}
+    # Check both before changing either.
+    backup = model.state_dict()
+    try:
+        model.load_state_dict(model_sd)
+    except (KeyError, ValueError) as exc:
+        raise ModelFileError(f"{path}: checkpoint does not match the model: {exc}") from None
+    if opt_sd is not None:
+        try:
+            optimizer.load_state_dict(opt_sd)
+        except (KeyError, ValueError) as exc:
+            model.load_state_dict(backup)
+            raise ModelFileError(
+                f"{path}: checkpoint does not match the optimizer: {exc}"
+            ) from None
+    return training
