@@ -347,13 +347,13 @@ class Residual(Module):
                 f"Residual: body gives {y.shape} but shortcut gives {s.shape} for input "
                 f"{np.shape(x)}; use a projection shortcut (e.g. 1x1 Conv2d) to match"
             )
-        return y + s
+        # An identity shortcut carries x's dtype; the block computes in the body's.
+        return y + s.astype(y.dtype, copy=False)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         dx = self.body.backward(dy)
-        if self.shortcut is None:
-            return dx + dy
-        return dx + self.shortcut.backward(dy)
+        ds = dy if self.shortcut is None else self.shortcut.backward(dy)
+        return dx + np.asarray(ds).astype(dx.dtype, copy=False)
 
     def config(self) -> dict:
         return {

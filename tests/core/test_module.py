@@ -1,0 +1,260 @@
+"""The Module tree: precision, gradient accumulation, untouched dy, seeding, state dicts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import barenet as bn
+
+
+def every_layer() -> dict[str, tuple[bn.Module, tuple[int, ...]]]:
+    """One instance of each layer type (and the containers) with a fitting input shape."""
+    return {
+        "Linear": (bn.Linear(4, 3), (2, 4)),
+        "Conv2d": (bn.Conv2d(2, 3, 3, stride=2, padding=1), (2, 2, 5, 5)),
+        "MaxPool2d": (bn.MaxPool2d(2), (2, 2, 4, 4)),
+        "MaxPool2d-overlap": (bn.MaxPool2d(3, 2), (2, 2, 5, 5)),
+        "AvgPool2d": (bn.AvgPool2d(2), (2, 2, 4, 4)),
+        "AvgPool2d-overlap": (bn.AvgPool2d(3, 2), (2, 2, 5, 5)),
+        "GlobalAvgPool2d": (bn.GlobalAvgPool2d(), (2, 2, 3, 3)),
+        "Flatten": (bn.Flatten(), (2, 2, 3)),
+        "ReLU": (bn.ReLU(), (3, 4)),
+        "LeakyReLU": (bn.LeakyReLU(), (3, 4)),
+        "Sigmoid": (bn.Sigmoid(), (3, 4)),
+        "Tanh": (bn.Tanh(), (3, 4)),
+        "Softmax": (bn.Softmax(), (3, 4)),
+        "Dropout": (bn.Dropout(0.3), (3, 4)),
+        "BatchNorm1d": (bn.BatchNorm1d(4), (3, 4)),
+        "BatchNorm2d": (bn.BatchNorm2d(2), (2, 2, 3, 3)),
+        "Residual-relu-first": (
+            bn.Residual(bn.Sequential(bn.ReLU(), bn.Linear(4, 4), bn.ReLU())),
+            (3, 4),
+        ),
+        "Residual-projection": (
+            bn.Residual(
+                bn.Sequential(bn.Conv2d(2, 3, 3, padding=1), bn.ReLU()),
+                bn.Sequential(bn.Conv2d(2, 3, 1), bn.BatchNorm2d(3)),
+            ),
+            (2, 2, 3, 3),
+        ),
+        "Sequential": (bn.Sequential(bn.Linear(4, 5), bn.ReLU(), bn.Linear(5, 2)), (3, 4)),
+    }
+
+
+LAYER_NAMES = sorted(every_layer())
+
+
+def _x(shape, dtype=np.float32, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("name", LAYER_NAMES)
+def test_backward_never_writes_into_dy(name):
+    layer, shape = every_layer()[name]
+    y = layer(_x(shape))
+    dy = _x(y.shape, seed=1)
+    dy[..., 0] = -1.0  # negative entries: a ReLU that zeroes dy in place would show
+    before = dy.copy()
+    dx = layer.backward(dy)
+    np.testing.assert_array_equal(dy, before)
+    assert dx.shape == shape
+
+
+@pytest.mark.parametrize("name", LAYER_NAMES)
+def test_backward_accumulates_into_grad(name):
+    layer, shape = every_layer()[name]
+    if isinstance(layer, bn.Dropout):
+        layer.eval()
+    x = _x(shape)
+    y = layer(x)
+    dy = _x(y.shape, seed=2)
+    layer.zero_grad()
+    dx1 = layer.backward(dy)
+    once = {k: p.grad.copy() for k, p in layer.named_parameters()}
+    layer(x)
+    dx2 = layer.backward(dy)
+    np.testing.assert_array_equal(dx1, dx2)
+    for k, p in layer.named_parameters():
+        np.testing.assert_allclose(p.grad, 2 * once[k], rtol=1e-5, atol=1e-6)
+    layer.zero_grad()
+    assert all((p.grad == 0).all() for p in layer.parameters())
+
+
+def test_residual_identity_gradient_survives_a_relu_first_body():
+    """Textbook slip: ReLU zeroing dy in place also zeroes the shortcut's gradient."""
+    block = bn.Residual(bn.Sequential(bn.ReLU()))
+    x = np.array([[-1.0, 2.0, -3.0]], np.float32)
+    dx = block.backward(np.ones_like(block(x)))
+    np.testing.assert_array_equal(dx, [[1.0, 2.0, 1.0]])
+
+
+@pytest.mark.parametrize("name", LAYER_NAMES)
+def test_layers_compute_in_their_parameter_dtype(name):
+    """With parameters: their dtype wins. Without: the input's float dtype passes through."""
+    layer, shape = every_layer()[name]
+    has_params = bool(layer.parameters())
+    for model_dt in (np.float32, np.float64):
+        layer.to(model_dt)
+        for in_dt in (np.float32, np.float64):
+            y = layer(_x(shape, in_dt))
+            want = model_dt if has_params else in_dt
+            assert y.dtype == want, (model_dt, in_dt)
+            assert layer.backward(np.ones(y.shape, y.dtype)).dtype == want
+    assert layer.to(np.float64) is layer
+
+
+def test_float64_input_to_float32_model_gives_float32():
+    model = bn.Sequential(
+        bn.MaxPool2d(2), bn.Residual(bn.Sequential(bn.ReLU(), bn.Conv2d(2, 2, 3, padding=1)))
+    )
+    y = model(_x((1, 2, 4, 4), np.float64))
+    assert y.dtype == np.float32
+    assert model.backward(np.ones(y.shape)).dtype == np.float32
+    assert bn.ReLU()(np.arange(3)).dtype == np.float32  # ints become the default float
+
+
+def test_to_converts_params_grads_and_buffers_in_place():
+    model = bn.Sequential(bn.Conv2d(1, 2, 3), bn.BatchNorm2d(2), bn.Flatten(), bn.Linear(8, 2))
+    params = model.parameters()
+    assert all(p.dtype == np.float32 for p in params)
+    model.to(np.float64)
+    assert [id(p) for p in model.parameters()] == [id(p) for p in params]
+    for p in params:
+        assert p.data.dtype == p.grad.dtype == np.float64
+    norm = model[1]
+    assert norm.running_mean.dtype == norm.running_var.dtype == np.float64
+    assert norm.num_batches_tracked.dtype == np.int64
+    with pytest.raises(TypeError, match="float"):
+        model.to(np.int32)
+
+
+def test_set_default_dtype_changes_new_layers_only():
+    a = bn.Linear(2, 2)
+    bn.set_default_dtype(np.float64)
+    assert bn.get_default_dtype() == np.float64
+    b = bn.Linear(2, 2)
+    n = bn.BatchNorm1d(2)
+    assert a.weight.dtype == np.float32 and b.weight.dtype == np.float64
+    assert n.running_var.dtype == np.float64
+    with pytest.raises(TypeError):
+        bn.set_default_dtype(np.int64)
+
+
+def test_seed_makes_init_and_dropout_repeatable():
+    def run():
+        bn.seed(42)
+        model = bn.Sequential(bn.Linear(5, 8), bn.Dropout(0.5), bn.Linear(8, 2))
+        return model.state_dict(), model(np.ones((4, 5), np.float32))
+
+    (sd1, y1), (sd2, y2) = run(), run()
+    for k in sd1:
+        np.testing.assert_array_equal(sd1[k], sd2[k])
+    np.testing.assert_array_equal(y1, y2)
+    bn.seed(43)
+    other = bn.Linear(5, 8)
+    assert not np.array_equal(other.weight.data, sd1["0.weight"])
+    with pytest.raises(ValueError):
+        bn.seed(-1)
+
+
+def test_dropout_is_inverted_and_identity_in_eval():
+    drop = bn.Dropout(0.25)
+    x = np.ones((200, 50), np.float32)
+    y = drop(x)
+    assert set(np.unique(y)) <= {0.0, np.float32(1 / 0.75)}
+    assert abs(y.mean() - 1.0) < 0.05
+    drop.eval()
+    np.testing.assert_array_equal(drop(x), x)
+
+
+def test_state_dict_names_follow_pytorch():
+    model = bn.Sequential(
+        bn.Conv2d(1, 2, 3),
+        bn.Residual(bn.Sequential(bn.BatchNorm2d(2)), bn.Conv2d(2, 2, 1, bias=False)),
+    )
+    assert list(model.state_dict()) == [
+        "0.weight",
+        "0.bias",
+        "1.body.0.weight",
+        "1.body.0.bias",
+        "1.body.0.running_mean",
+        "1.body.0.running_var",
+        "1.body.0.num_batches_tracked",
+        "1.shortcut.weight",
+    ]
+    assert [k for k, _ in model.named_parameters()] == [
+        "0.weight",
+        "0.bias",
+        "1.body.0.weight",
+        "1.body.0.bias",
+        "1.shortcut.weight",
+    ]
+
+
+def _model():
+    return bn.Sequential(bn.Linear(3, 4), bn.BatchNorm1d(4), bn.Linear(4, 2))
+
+
+def test_load_state_dict_casts_to_parameter_dtype_and_copies():
+    model = _model()
+    sd = {k: v.astype(np.float64) for k, v in _model().state_dict().items()}
+    model.load_state_dict(sd)
+    assert model[0].weight.dtype == np.float32
+    np.testing.assert_array_equal(model[0].weight.data, sd["0.weight"].astype(np.float32))
+    sd["0.weight"][...] = 7
+    assert not (model[0].weight.data == 7).any()
+
+
+@pytest.mark.parametrize(
+    "edit,exc,words",
+    [
+        (lambda sd: sd.pop("1.running_var"), KeyError, ["missing", "1.running_var"]),
+        (lambda sd: sd.__setitem__("9.weight", np.zeros(2)), KeyError, ["unexpected", "9.weight"]),
+        (
+            lambda sd: sd.__setitem__("2.weight", np.zeros((4, 2))),
+            ValueError,
+            ["2.weight", "(2, 4)"],
+        ),
+    ],
+)
+def test_load_state_dict_rejects_bad_keys_and_leaves_model_unchanged(edit, exc, words):
+    model = _model()
+    before = model.state_dict()
+    sd = {k: v + 1 for k, v in _model().state_dict().items()}
+    edit(sd)
+    with pytest.raises(exc) as info:
+        model.load_state_dict(sd)
+    for w in words:
+        assert w in str(info.value)
+    after = model.state_dict()
+    for k in before:
+        np.testing.assert_array_equal(before[k], after[k])
+
+
+def test_spec_builds_the_same_architecture():
+    model = bn.Sequential(
+        bn.Conv2d(1, 2, (3, 2), stride=(2, 1), padding="same" and 1, bias=False),
+        bn.LeakyReLU(0.2),
+        bn.Residual(bn.Sequential(bn.Conv2d(2, 2, 3, padding="same"), bn.BatchNorm2d(2))),
+        bn.MaxPool2d(3, 2),
+        bn.GlobalAvgPool2d(),
+        bn.Dropout(0.1),
+        bn.Linear(2, 3),
+        bn.Softmax(),
+    )
+    rebuilt = bn.build(model.spec())
+    assert rebuilt.spec() == model.spec()
+    assert repr(rebuilt) == repr(model)
+    rebuilt.load_state_dict(model.state_dict())
+    x = _x((2, 1, 9, 8))
+    model.eval()
+    rebuilt.eval()
+    np.testing.assert_array_equal(model(x), rebuilt(x))
+    with pytest.raises(ValueError, match="unknown layer type"):
+        bn.build({"type": "Nope"})
+
+
+def test_backward_before_forward_raises():
+    with pytest.raises(RuntimeError, match="before forward"):
+        bn.Linear(2, 2).backward(np.zeros((1, 2)))
