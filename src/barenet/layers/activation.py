@@ -105,9 +105,10 @@ class Softmax(_Elementwise):
         self.axis = int(axis)
 
     def forward(self, x):
-        x = self._in(x)
+        x = as_input(self, x)
         if x.ndim < 1 or not -x.ndim <= self.axis < x.ndim:
             raise ValueError(f"{self._label()}: axis {self.axis} out of range for {x.shape}")
+        x = self._in(x)  # only now record the shape: a rejected call changes nothing
         z = x - x.max(axis=self.axis, keepdims=True)
         e = np.exp(z)
         y = e / e.sum(axis=self.axis, keepdims=True)
