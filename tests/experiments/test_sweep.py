@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from barenet.experiments.sweep import run_sweep
+
+from .fakes import crash_after_first, fake_run
+
+CFG = {"name": "t", "seeds": [0, 1], "base": {"epochs": 2}, "grid": {"lr": [0.01, 0.1]}}
+
+
+def _calls(out, name):
+    return (out / "runs" / name / "calls.txt").read_text()
+
+
+def test_runs_write_folders_and_records(tmp_path):
+    res = run_sweep(CFG, tmp_path, workers=1, run_fn=fake_run, progress=None)
+    assert [r["status"] for r in res] == ["done"] * 4
+    assert [r["name"] for r in res][0] == "lr-0.01__seed-0"
+    for r in res:
+        d = tmp_path / "runs" / r["name"]
+        assert json.loads((d / "run.json").read_text())["settings"]["quiet"] is True
+        assert (d / "metrics.json").is_file()
+    manifest = json.loads((tmp_path / "sweep.json").read_text())
+    assert len(manifest["runs"]) == 4 and manifest["name"] == "t"
+
+
+def test_resume_skips_finished_and_reruns_unfinished(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(CFG, tmp_path, workers=1, run_fn=crash_after_first, progress=None)
+    assert (tmp_path / "runs/lr-0.01__seed-1/metrics.json").is_file()
+    assert not (tmp_path / "runs/lr-0.1__seed-0/metrics.json").exists()
+    res = run_sweep(CFG, tmp_path, workers=1, run_fn=fake_run, progress=None)
+    status = {r["name"]: r["status"] for r in res}
+    assert status == {
+        "lr-0.01__seed-0": "skipped",
+        "lr-0.01__seed-1": "skipped",
+        "lr-0.1__seed-0": "done",
+        "lr-0.1__seed-1": "done",
+    }
+    assert _calls(tmp_path, "lr-0.01__seed-0") == "x"  # not run a second time
+
+
+def test_failure_is_isolated_in_worker_processes(tmp_path):
+    cfg = {
+        "seeds": [0],
+        "base": {"epochs": 1},
+        "runs": [{"lr": 0.01}, {"lr": 0.1, "fail": True}, {"lr": 0.2}],
+    }
+    res = run_sweep(cfg, tmp_path, workers=2, run_fn=fake_run, progress=None)
+    by = {r["name"]: r for r in res}
+    failed = [r for r in res if r["status"] == "failed"]
+    assert len(failed) == 1 and "planned failure" in failed[0]["error"]
+    err = (tmp_path / "runs" / failed[0]["name"] / "error.txt").read_text()
+    assert "RuntimeError: planned failure" in err
+    assert sum(r["status"] == "done" for r in by.values()) == 2
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert [r["status"] for r in saved] == [r["status"] for r in res]
+    # a rerun retries only the failed run and clears its old error once it succeeds
+    res2 = run_sweep(cfg, tmp_path, workers=1, run_fn=fake_run, progress=None)
+    assert [r["status"] for r in res2] == ["skipped", "failed", "skipped"]
