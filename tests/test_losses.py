@@ -1,0 +1,122 @@
+"""Losses: values and gradients against PyTorch, overflow safety, and bad targets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import barenet as bn
+from helpers import rel_err
+
+
+def _z(n=4, k=5, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, k))
+
+
+def test_cross_entropy_value_and_gradient_by_hand():
+    z = np.array([[0.0, np.log(3.0)]])
+    loss_fn = bn.SoftmaxCrossEntropy()
+    assert loss_fn(z, np.array([1])) == pytest.approx(-np.log(0.75))
+    np.testing.assert_allclose(loss_fn.backward(), [[0.25, -0.25]])
+    np.testing.assert_allclose(loss_fn.probs, [[0.25, 0.75]])
+    np.testing.assert_allclose(loss_fn.backward(2.0), [[0.5, -0.5]])
+
+
+def test_cross_entropy_labels_and_one_hot_agree_and_sum_reduction():
+    z = _z()
+    y = np.array([0, 4, 2, 2])
+    a, b = bn.SoftmaxCrossEntropy(), bn.SoftmaxCrossEntropy()
+    assert a(z, y) == pytest.approx(b(z, np.eye(5)[y]), rel=1e-12)
+    np.testing.assert_allclose(a.backward(), b.backward(), atol=1e-15)
+    s = bn.SoftmaxCrossEntropy("sum")
+    assert s(z, y) == pytest.approx(4 * a(z, y), rel=1e-12)
+    assert a(z, y.astype(np.float64)) == pytest.approx(s(z, y) / 4)  # whole-number floats
+
+
+def test_cross_entropy_is_overflow_safe():
+    z = np.array([[1000.0, -1000.0, 0.0], [-1e4, 1e4, 1e4]], np.float32)
+    loss_fn = bn.SoftmaxCrossEntropy()
+    loss = loss_fn(z, np.array([1, 1]))
+    assert np.isfinite(loss) and loss == pytest.approx((2000 + np.log(2)) / 2, rel=1e-6)
+    assert np.isfinite(loss_fn.backward()).all()
+    assert loss_fn.backward().dtype == np.float32
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("kind", ["labels", "soft"])
+def test_cross_entropy_matches_torch(kind):
+    torch = pytest.importorskip("torch")
+    z = _z(6, 4, seed=3) * 3
+    if kind == "labels":
+        t = np.random.default_rng(1).integers(0, 4, 6)
+        tt = torch.from_numpy(t)
+    else:
+        t = np.random.default_rng(1).dirichlet(np.ones(4), size=6)
+        tt = torch.from_numpy(t)
+    loss_fn = bn.SoftmaxCrossEntropy()
+    loss = loss_fn(z, t)
+    zt = torch.from_numpy(z).requires_grad_(True)
+    lt = torch.nn.functional.cross_entropy(zt, tt)
+    lt.backward()
+    assert abs(loss - lt.item()) / abs(lt.item()) < 1e-12
+    assert rel_err(loss_fn.backward(), zt.grad.numpy()) < 1e-12
+
+
+@pytest.mark.torch
+def test_mse_matches_torch():
+    torch = pytest.importorskip("torch")
+    y, t = _z(3, 4, 1), _z(3, 4, 2)
+    loss_fn = bn.MSELoss()
+    loss = loss_fn(y, t)
+    yt = torch.from_numpy(y).requires_grad_(True)
+    lt = torch.nn.functional.mse_loss(yt, torch.from_numpy(t))
+    lt.backward()
+    assert abs(loss - lt.item()) < 1e-12
+    assert rel_err(loss_fn.backward(), yt.grad.numpy()) < 1e-12
+
+
+def test_mse_accepts_column_targets_and_sum():
+    y = np.array([[1.0], [2.0], [4.0]])
+    loss_fn = bn.MSELoss("sum")
+    assert loss_fn(y, np.array([1.0, 1.0, 1.0])) == pytest.approx(10.0)
+    np.testing.assert_allclose(loss_fn.backward(), [[0.0], [2.0], [6.0]])
+
+
+@pytest.mark.parametrize(
+    "z,t,match",
+    [
+        (_z(), np.array([0, 1, 5, 2]), r"\[0, 5\).*\[5\]"),
+        (_z(), np.array([0, -1, 2, 2]), r"-1"),
+        (_z(), np.array([0, 1, 2]), "4 logits rows but 3 labels"),
+        (_z(), np.array([0.5, 1, 2, 2]), "whole numbers"),
+        (_z(), np.ones((4, 3)), r"\(4, 3\)"),
+        (np.where(np.eye(4, 5) > 0, np.nan, 0.0), np.zeros(4, int), "NaN or inf"),
+        (np.where(np.eye(4, 5) > 0, np.inf, 0.0), np.zeros(4, int), "NaN or inf"),
+        (_z(), np.full((4, 5), np.nan), "target contains NaN"),
+        (np.zeros(5), np.array([1]), r"\(N, K\)"),
+    ],
+)
+def test_cross_entropy_rejects_bad_input(z, t, match):
+    loss_fn = bn.SoftmaxCrossEntropy()
+    with pytest.raises(ValueError, match=match):
+        loss_fn(z, t)
+    with pytest.raises(RuntimeError, match="before the loss"):
+        loss_fn.backward()
+
+
+def test_cross_entropy_rejects_non_integer_label_dtype():
+    with pytest.raises(TypeError):
+        bn.SoftmaxCrossEntropy()(_z(), np.array(["a", "b", "c", "d"]))
+
+
+@pytest.mark.parametrize(
+    "y,t,match",
+    [
+        (np.ones((2, 3)), np.ones((3, 2)), "differ"),
+        (np.full((2, 2), np.inf), np.ones((2, 2)), "prediction contains"),
+        (np.ones((2, 2)), np.full((2, 2), np.nan), "target contains"),
+    ],
+)
+def test_mse_rejects_bad_input(y, t, match):
+    with pytest.raises(ValueError, match=match):
+        bn.MSELoss()(y, t)
