@@ -73,7 +73,7 @@ def save_tensors(path, tensors: dict[str, np.ndarray], meta: dict[str, str]) -> 
     header: dict = {"__metadata__": {k: str(v) for k, v in meta.items()}}
     blobs, offset = [], 0
     for name, arr in tensors.items():
-        a = np.ascontiguousarray(arr)
+        a = np.asarray(arr, order="C")  # not ascontiguousarray: it turns 0-d into (1,)
         if a.dtype not in _CODES:
             raise TypeError(f"save: tensor {name!r} has unsupported dtype {a.dtype}")
         data = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
