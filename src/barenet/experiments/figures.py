@@ -1,0 +1,192 @@
+"""All figures of one sweep, chosen from what its runs recorded.
+
+Always: learning curves per setting, and the study's metric against the varied
+setting. When the runs have them: per-step loss (``plots = ["steps"]``), the
+regression fit, the confusion matrix and misclassified test images of the best
+run, the first convolution's filters, and the layer-wise gradient flow.
+Figures go to ``<sweep>/figures/<kind>.png`` (and ``.svg``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import plots
+from .metrics import METRICS, metric_of
+from .results import RunRecord, Sweep, run_values, summarize
+
+__all__ = ["make_figures", "grad_norm_series"]
+
+
+def _by_point(sweep: Sweep) -> dict[str, list[RunRecord]]:
+    out: dict[str, list[RunRecord]] = {}
+    for r in sweep.runs:
+        if r.status == "done":
+            out.setdefault(r.point, []).append(r)
+    return out
+
+
+def _best_run(sweep: Sweep) -> RunRecord | None:
+    done = [r for r in sweep.runs if r.status == "done"]
+    if not done:
+        return None
+    key, higher = ("val_acc", True) if sweep.task == "classification" else ("test_mse", False)
+
+    def score(r):
+        v = run_values(r)[key]
+        return -np.inf if v is None else (v if higher else -v)
+
+    return max(done, key=score)
+
+
+def grad_norm_series(sweep: Sweep) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Point -> (weight names, mean over seeds of the norms ``(epochs, layers)``)."""
+    out = {}
+    for point, runs in _by_point(sweep).items():
+        per_run = []
+        for r in runs:
+            recs = [e.get("grad_norms") for e in r.epochs]
+            if recs and all(isinstance(g, dict) and g for g in recs):
+                names = list(recs[0])
+                per_run.append((names, np.array([[g.get(n, np.nan) for n in names] for g in recs])))
+        if per_run:
+            names = per_run[0][0]
+            e = min(len(a) for _, a in per_run)
+            same = [a[:e] for n, a in per_run if n == names]
+            out[point] = (names, np.mean(same, axis=0))
+    return out
+
+
+def _load(run: RunRecord):
+    from ..io import load_file
+
+    return load_file(run.path / "model.safetensors")
+
+
+def _data(run: RunRecord):
+    from ..train import load_data
+
+    return load_data(run.settings)
+
+
+def _model_figures(sweep: Sweep, fig_dir: Path, made: list[Path]) -> None:
+    from ..layers import Conv2d
+    from ..train import predict
+
+    best = _best_run(sweep)
+    if best is None or not (best.path / "model.safetensors").is_file():
+        return
+    model, meta = _load(best)
+    d = _data(best)
+    label = f"best run: {best.point}, seed {best.seed}"
+    if sweep.task == "regression":
+        curves = {}
+        lo, hi = float(d.x_train.min()), float(d.x_train.max())
+        xs = np.linspace(lo, hi, 300, dtype=np.float32)[:, None]
+        for point, runs in _by_point(sweep).items():
+            if (runs[0].path / "model.safetensors").is_file():
+                curves[point] = (xs, predict(_load(runs[0])[0], xs))
+        if d.x_train.shape[1:] == (1,) and curves:
+            n = min(len(d.x_train), 400)
+            made.append(
+                plots.plot_fit(
+                    d.x_train[:n],
+                    d.y_train[:n],
+                    curves,
+                    fig_dir / "fit",
+                    title="fitted curves (seed of each setting's first run)",
+                )
+            )
+        return
+    logits = predict(model, d.x_test)
+    pred = logits.argmax(axis=1)
+    k = len(d.class_names)
+    cm = np.bincount(d.y_test * k + pred, minlength=k * k).reshape(k, k)
+    acc = float(np.mean(pred == d.y_test))
+    made.append(
+        plots.plot_confusion(
+            cm,
+            d.class_names,
+            fig_dir / "confusion",
+            title=f"{label} — test accuracy {100 * acc:.1f} %",
+        )
+    )
+    wrong = np.flatnonzero(pred != d.y_test)[:18]
+    if len(wrong) and len(d.input_shape) == 3:
+        caps = [f"true {d.class_names[d.y_test[i]]}\npred {d.class_names[pred[i]]}" for i in wrong]
+        made.append(
+            plots.plot_images(
+                d.x_test[wrong],
+                caps,
+                fig_dir / "misclassified",
+                title=f"misclassified test images ({label})",
+            )
+        )
+    conv = next((m for m in model.modules() if isinstance(m, Conv2d)), None)
+    if conv is not None:
+        made.append(
+            plots.plot_filters(
+                conv.weight.data,
+                fig_dir / "filters",
+                title=f"first convolution's filters ({label})",
+            )
+        )
+
+
+def make_figures(sweep: Sweep, out_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Draw every figure that applies to ``sweep``; returns the PNG paths.
+
+    A figure that cannot be drawn (missing model file, data not available) is
+    skipped with a warning on stderr, never an exception.
+    """
+    fig_dir = Path(out_dir) if out_dir is not None else sweep.path / "figures"
+    made: list[Path] = []
+    groups = _by_point(sweep)
+    if not groups:
+        return made
+    title = sweep.title
+    regression = sweep.task == "regression"
+    curve_metrics = (
+        ("train_loss", "val_loss") if regression else ("train_loss", "val_loss", "val_acc")
+    )
+    series = {p: [r.epochs for r in runs] for p, runs in groups.items()}
+    made.append(plots.plot_curves(series, fig_dir / "curves", curve_metrics, title=title))
+    metric = metric_of(sweep)
+    if metric in METRICS and metric != "grad_ratio":
+        rows = [r for r in summarize(sweep) if r[f"{metric}_mean"] is not None]
+        spec = METRICS[metric]
+        keys = sweep.varied_keys
+        values = [r["varied"].get(keys[0]) for r in rows] if len(keys) == 1 else None
+        scale = 100.0 if spec.pct else 1.0
+        made.append(
+            plots.plot_final_vs_setting(
+                [r["point"] for r in rows],
+                [scale * r[f"{metric}_mean"] for r in rows],
+                [scale * r[f"{metric}_std"] for r in rows],
+                fig_dir / "final",
+                xlabel=keys[0].split(".")[-1] if len(keys) == 1 else "setting",
+                ylabel=spec.axis,
+                values=values,
+            )
+        )
+    if "steps" in sweep.manifest.get("plots", []):
+        steps = {p: [r.steps for r in runs if r.steps] for p, runs in groups.items()}
+        bs = {p: int(runs[0].settings.get("batch_size", 64)) for p, runs in groups.items()}
+        if any(steps.values()):
+            made.append(plots.plot_step_loss(steps, fig_dir / "step_loss", bs, title=title))
+    gn = grad_norm_series(sweep)
+    if gn:
+        made.append(
+            plots.plot_grad_flow(
+                gn, fig_dir / "grad_flow", title="weight-gradient norm per layer (mean over steps)"
+            )
+        )
+    try:
+        _model_figures(sweep, fig_dir, made)
+    except (OSError, ValueError, ImportError, KeyError) as exc:
+        print(f"warning: {sweep.name}: model figures skipped ({exc})", file=sys.stderr)
+    return made

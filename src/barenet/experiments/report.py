@@ -1,0 +1,202 @@
+"""``build_report(runs_dir, out_dir)``: one Markdown and one HTML page for every sweep
+found under ``runs_dir``.
+
+Per sweep: what was varied (and what was held fixed), one sentence stating the
+measured outcome (see :func:`barenet.experiments.metrics.outcome_sentence`), the
+results table and the figures. ``report.html`` is self-contained: the figures are
+inlined as base64 PNG. Both files are written atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from pathlib import Path
+
+from ..io import atomic_write_bytes
+from .figures import make_figures
+from .grid import format_value
+from .metrics import outcome_sentence
+from .results import COLUMNS, Sweep, find_sweeps, fmt_mean_std, load_sweep, summarize, write_tables
+
+__all__ = ["build_report", "FIGURE_ORDER"]
+
+FIGURE_ORDER = [
+    "curves",
+    "final",
+    "step_loss",
+    "fit",
+    "grad_flow",
+    "confusion",
+    "misclassified",
+    "filters",
+]
+_CAPTIONS = {
+    "curves": "Training and validation curves (mean over seeds; band: min to max).",
+    "final": "The study's metric against the varied setting (error bars: ± std over seeds).",
+    "step_loss": "Training loss of every step against images seen (mean over seeds).",
+    "fit": "Fitted curves over the training data.",
+    "grad_flow": "Weight-gradient norm of each layer: against depth (top) and over training "
+    "(bottom).",
+    "confusion": "Confusion matrix of the best run on the test set.",
+    "misclassified": "Test images the best run got wrong.",
+    "filters": "The first convolution layer's filters of the best run.",
+}
+_FIXED_KEYS = (
+    "model",
+    "model_args",
+    "data",
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "limit_train",
+    "invert",
+    "init",
+    "augment",
+)
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.5}
+h1{border-bottom:2px solid #444;padding-bottom:.2em}
+h2{margin-top:2.2em;border-bottom:1px solid #ccc;padding-bottom:.15em}
+table{border-collapse:collapse;margin:1em 0;font-size:.88em}
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
+th:first-child,td:first-child{text-align:left}
+th{background:#f0f0f0}
+tr:nth-child(even) td{background:#fafafa}
+.outcome{background:#eef5ff;border-left:4px solid #3a7bd5;padding:.6em 1em}
+figure{margin:1.2em 0}
+figure img{max-width:100%;border:1px solid #ddd}
+figcaption{font-size:.9em;color:#555}
+code{background:#f4f4f4;padding:0 .2em}
+"""
+
+
+def _varied_text(sweep: Sweep) -> tuple[str, str]:
+    keys = sweep.varied_keys
+    values: dict[str, list[str]] = {k: [] for k in keys}
+    for r in sweep.runs:
+        for k in keys:
+            v = format_value(r.varied.get(k))
+            if v not in values[k]:
+                values[k].append(v)
+    varied = "; ".join(f"`{k}` ∈ {{{', '.join(v)}}}" for k, v in values.items()) or "nothing"
+    first = sweep.runs[0].settings if sweep.runs else {}
+    fixed = [
+        f"`{k}` = {format_value(first[k])}"
+        for k in _FIXED_KEYS
+        if k in first and k not in keys and not any(v.startswith(k + ".") for v in keys)
+    ]
+    seeds = sorted({r.seed for r in sweep.runs})
+    fixed.append(f"seeds {', '.join(map(str, seeds))}")
+    return varied, ", ".join(fixed)
+
+
+def _figures(sweep: Sweep, refresh: bool) -> list[Path]:
+    fig_dir = sweep.path / "figures"
+    have = {p.stem: p for p in fig_dir.glob("*.png")} if fig_dir.is_dir() else {}
+    if refresh or not have:
+        have = {p.stem: p for p in make_figures(sweep, fig_dir)}
+    return [have[k] for k in FIGURE_ORDER if k in have]
+
+
+def _table_rows(sweep: Sweep) -> tuple[list[str], list[list[str]]]:
+    rows = summarize(sweep)
+    cols = [c for c in COLUMNS if any(r[f"{c[0]}_mean"] is not None for r in rows)]
+    head = ["setting", "runs"] + [h for _, h, _ in cols]
+    body = []
+    for r in rows:
+        runs = f"{r['n']}" + (f" ({r['failed']} failed)" if r["failed"] else "")
+        body.append(
+            [r["point"], runs]
+            + [fmt_mean_std(r[f"{k}_mean"], r[f"{k}_std"], r[f"{k}_n"], p) for k, _, p in cols]
+        )
+    return head, body
+
+
+def _order(paths: list[Path]) -> list[Path]:
+    from .studies import STUDIES
+
+    def key(p: Path):
+        name = load_sweep(p).name
+        return (STUDIES.index(name) if name in STUDIES else len(STUDIES), str(p))
+
+    return sorted(paths, key=key)
+
+
+def build_report(
+    runs_dir: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    title: str = "barenet experiments",
+    refresh: bool = False,
+) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``report.html`` for every sweep under ``runs_dir`` into
+    ``out_dir`` (default ``runs_dir``); returns their paths. Figures missing from a
+    sweep (or all, with ``refresh``) are drawn first; tables are rewritten."""
+    runs_dir = Path(runs_dir)
+    out = Path(out_dir) if out_dir is not None else runs_dir
+    sweeps = _order(find_sweeps(runs_dir))
+    if not sweeps:
+        raise FileNotFoundError(f"report: no sweep.json under {runs_dir}")
+    md = [f"# {title}\n", f"{len(sweeps)} studies from `{runs_dir}`.\n"]
+    body = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>{len(sweeps)} studies from <code>{html.escape(str(runs_dir))}</code>.</p>",
+    ]
+    for path in sweeps:
+        sweep = load_sweep(path)
+        write_tables(sweep)
+        varied, fixed = _varied_text(sweep)
+        sentence = outcome_sentence(sweep)
+        head, rows = _table_rows(sweep)
+        figs = _figures(sweep, refresh)
+        quick = " (quick run)" if sweep.manifest.get("quick") else ""
+        desc = str(sweep.manifest.get("description", "")).strip()
+        md += [f"## {sweep.title}{quick}\n"]
+        body += [f"<h2>{html.escape(sweep.title + quick)}</h2>"]
+        if desc:
+            md.append(desc + "\n")
+            body.append(f"<p>{html.escape(desc)}</p>")
+        md += [f"**Varied:** {varied}. **Fixed:** {fixed}.\n", f"**Outcome:** {sentence}\n"]
+        body += [
+            f"<p><b>Varied:</b> {_code(varied)}. <b>Fixed:</b> {_code(fixed)}.</p>",
+            f"<p class='outcome'><b>Outcome:</b> {html.escape(sentence)}</p>",
+        ]
+        md.append("| " + " | ".join(head) + " |\n|" + "|".join(["---"] * len(head)) + "|")
+        md += ["| " + " | ".join(c.replace("|", "/") for c in r) + " |" for r in rows]
+        md.append("")
+        body.append(
+            "<table><tr>"
+            + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+            + "</tr>"
+            + "".join(
+                "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
+            )
+            + "</table>"
+        )
+        for fig in figs:
+            cap = _CAPTIONS.get(fig.stem, fig.stem)
+            rel = os.path.relpath(fig, out)
+            md.append(f"![{cap}]({Path(rel).as_posix()})\n\n*{cap}*\n")
+            data = base64.b64encode(fig.read_bytes()).decode()
+            body.append(
+                f"<figure><img alt='{html.escape(cap)}' src='data:image/png;base64,{data}'>"
+                f"<figcaption>{html.escape(cap)}</figcaption></figure>"
+            )
+    page = (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+        + "\n".join(body)
+        + "</body></html>\n"
+    )
+    md_path, html_path = out / "report.md", out / "report.html"
+    atomic_write_bytes(md_path, ["\n".join(md).encode()])
+    atomic_write_bytes(html_path, [page.encode()])
+    return md_path, html_path
+
+
+def _code(text: str) -> str:
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))

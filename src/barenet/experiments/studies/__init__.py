@@ -1,0 +1,94 @@
+"""The shipped studies: one TOML sweep configuration each, in this folder.
+
+``run_study(name, out_root)`` runs ``<name>.toml`` into ``out_root/<name>`` and
+writes its tables and figures. ``--quick`` variants (the ``[quick]`` table of each
+file) run on the bundled 8x8 digits, or on 3000 Fashion-MNIST images where a
+model needs 28x28 input, with few epochs and one or two seeds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from ..grid import load_config
+
+__all__ = ["STUDIES", "study_path", "load_study", "run_study", "finish_sweep"]
+
+STUDIES = [
+    "sine",
+    "activation",
+    "width-depth",
+    "batch-size",
+    "dropout",
+    "inversion",
+    "learning-rate",
+    "init",
+    "depth",
+    "batchnorm",
+    "batchnorm-dropout",
+    "residual",
+    "optimizers",
+    "gradient-flow",
+]
+_HERE = Path(__file__).resolve().parent
+
+
+def study_path(name: str) -> Path:
+    """The TOML file of study ``name``; ``ValueError`` listing the names if unknown."""
+    if name not in STUDIES:
+        raise ValueError(f"study: unknown study {name!r}; choose from {', '.join(STUDIES)}")
+    return _HERE / f"{name}.toml"
+
+
+def load_study(name: str) -> dict:
+    """The configuration of study ``name`` (its ``[quick]`` table not yet applied)."""
+    return load_config(study_path(name))
+
+
+def finish_sweep(sweep_dir: str | os.PathLike) -> list[Path]:
+    """Tables and figures of a sweep folder; returns the files written."""
+    from ..figures import make_figures
+    from ..results import load_sweep, write_tables
+
+    sweep = load_sweep(sweep_dir)
+    return write_tables(sweep) + make_figures(sweep)
+
+
+def run_study(
+    name: str,
+    out_root: str | os.PathLike,
+    *,
+    quick: bool = False,
+    workers: int | None = None,
+    overrides: dict | None = None,
+    run_fn: Callable | str | None = None,
+    progress: Callable[[str], None] | None = print,
+) -> Path:
+    """Run study ``name`` into ``out_root/<name>`` (resuming finished runs), then
+    write its tables and figures; returns the study's folder."""
+    from ..sweep import DEFAULT_RUN_FN, run_sweep
+
+    out = Path(out_root) / name
+    run_sweep(
+        load_study(name),
+        out,
+        workers=workers,
+        quick=quick,
+        overrides=overrides,
+        run_fn=run_fn or DEFAULT_RUN_FN,
+        progress=progress,
+    )
+    files = finish_sweep(out)
+    if progress:
+        progress(f"study {name}: {len(files)} files in {out}")
+    return out
+
+
+def _list() -> str:
+    lines = []
+    for n in STUDIES:
+        cfg = load_study(n)
+        lines.append(f"{n:18s} {cfg.get('title', '')}")
+    return "\n".join(lines)
