@@ -152,7 +152,7 @@ def _randomize_bn(model):
         (lambda: bn.BatchNorm1d(3), (4, 3)),
         (lambda: bn.BatchNorm1d(3), (2, 3, 4)),
         (lambda: bn.BatchNorm2d(2), (2, 2, 3, 3)),
-        (lambda: bn.BatchNorm2d(2), (1, 2, 1, 1)),
+        (lambda: bn.BatchNorm2d(2), (1, 2, 2, 1)),
     ],
 )
 @pytest.mark.parametrize("training", [True, False])
