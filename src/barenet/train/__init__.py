@@ -15,6 +15,8 @@ from .callbacks import (
 from .checkpoint import load_checkpoint, save_checkpoint
 from .history import History
 from .metrics import accuracy, classification_report, confusion_matrix, precision_recall_f1
+from .run import load_data, make_optimizer, run_training
+from .summary import summary
 from .trainer import TrainContext, TrainingDiverged, evaluate, fit, predict
 
 __all__ = [
@@ -35,8 +37,12 @@ __all__ = [
     "evaluate",
     "fit",
     "load_checkpoint",
+    "load_data",
+    "make_optimizer",
     "make_schedule",
     "precision_recall_f1",
     "predict",
+    "run_training",
+    "summary",
     "save_checkpoint",
 ]

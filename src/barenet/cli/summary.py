@@ -1,0 +1,49 @@
+"""``barenet summary MODEL``: layers, output shapes, parameters and FLOPs per image."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._common import parse_json_arg, shape_arg
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "summary",
+        help="table of layers, output shapes, parameters and FLOPs",
+        description="MODEL is a name from barenet.models or a model file. FLOPs are "
+        "2 x multiply-adds of Linear/Conv2d layers for one image, forward.",
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument(
+        "--input-shape",
+        type=shape_arg,
+        default=None,
+        metavar="C,H,W",
+        help="one sample's shape (default 1,28,28, or the model file's)",
+    )
+    p.add_argument("--classes", type=int, default=10)
+    p.add_argument("--model-args", default=None, metavar="JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..io import load_file
+    from ..models import MODELS, build_model
+    from ..train.summary import summary
+
+    if Path(args.model).is_file():
+        model, meta = load_file(args.model)
+        shape = args.input_shape or tuple(meta.get("input_shape") or ())
+        if not shape:
+            raise ValueError(f"{args.model}: no input shape recorded; pass --input-shape")
+    elif args.model.lower().replace("_", "-") in MODELS:
+        shape = args.input_shape or (1, 28, 28)
+        model = build_model(
+            args.model, shape, args.classes, **parse_json_arg(args.model_args, "--model-args")
+        )
+    else:
+        raise ValueError(f"{args.model!r} is neither a model file nor one of {', '.join(MODELS)}")
+    print(summary(model, shape))
+    return 0
