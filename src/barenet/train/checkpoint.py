@@ -58,7 +58,9 @@ def save_checkpoint(path: str | os.PathLike, ctx) -> Path:
         "param_groups": _to_json(opt_sd["param_groups"]),
         "optimizer_scalars": scalars,
         "rng_state": _to_json(get_rng_state()),
-        "loader": _to_json(ctx.loader.state_dict()),
+        # Mid-epoch, the loader's own counters cannot be trusted (an abandoned pass
+        # ends its epoch); the trainer notes the position after every finished step.
+        "loader": _to_json(ctx.loader.state_dict() if partial is None else ctx.loader_state),
         "next_epoch": next_epoch,
         "partial": _to_json(partial),
         "step": ctx.step,

@@ -258,6 +258,7 @@ def _run_epoch(ctx, verbose, classify: bool) -> None:
     t0 = time.perf_counter() - p["time_s"]
     for cb in ctx.callbacks:
         cb.on_epoch_begin(ctx)
+    ctx.loader_state = ctx.loader.state_dict()
     bar = _progress(ctx.loader, verbose, ctx.epoch, ctx.epochs)
     if bar is not None and ctx.loader.batch:
         bar.update(ctx.loader.batch)
@@ -277,6 +278,7 @@ def _run_epoch(ctx, verbose, classify: bool) -> None:
                 opt.step()
             opt.zero_grad()
             ctx.step += 1
+            ctx.loader_state = ctx.loader.state_dict()
             ctx.loss = loss
             ctx.history.steps.append(loss)
             n = len(xb)
