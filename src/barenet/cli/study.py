@@ -25,7 +25,14 @@ def _run(args: argparse.Namespace) -> int:
         load_study(n)  # unknown names fail before anything runs
     for n in names:
         t0 = time.perf_counter()
-        out = run_study(n, args.out, quick=args.quick, workers=args.workers, overrides=overrides)
+        out = run_study(
+            n,
+            args.out,
+            quick=args.quick,
+            workers=args.workers,
+            overrides=overrides,
+            figures=not args.no_figures,
+        )
         print(f"study {n}: {time.perf_counter() - t0:.1f} s -> {out}")
     return 0
 

@@ -22,6 +22,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="apply the config's [quick] overrides (small data, few epochs)",
     )
+    p.add_argument("--no-figures", action="store_true", help="write the tables only")
     p.add_argument(
         "--set",
         action="append",
@@ -62,7 +63,7 @@ def _run(args: argparse.Namespace) -> int:
     results = run_sweep(
         cfg, out, workers=args.workers, quick=args.quick, overrides=parse_overrides(args.set)
     )
-    files = finish_sweep(out)
+    files = finish_sweep(out, figures=not args.no_figures)
     failed = [r for r in results if r["status"] == "failed"]
     print(
         f"{len(results) - len(failed)} of {len(results)} runs finished; "

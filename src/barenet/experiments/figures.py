@@ -115,7 +115,7 @@ def _model_figures(sweep: Sweep, fig_dir: Path, made: list[Path]) -> None:
             title=f"{label} — test accuracy {100 * acc:.1f} %",
         )
     )
-    wrong = np.flatnonzero(pred != d.y_test)[:18]
+    wrong = np.flatnonzero(pred != d.y_test)[:12]
     if len(wrong) and len(d.input_shape) == 3:
         caps = [f"true {d.class_names[d.y_test[i]]}\npred {d.class_names[pred[i]]}" for i in wrong]
         made.append(

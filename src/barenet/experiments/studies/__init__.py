@@ -47,13 +47,14 @@ def load_study(name: str) -> dict:
     return load_config(study_path(name))
 
 
-def finish_sweep(sweep_dir: str | os.PathLike) -> list[Path]:
-    """Tables and figures of a sweep folder; returns the files written."""
+def finish_sweep(sweep_dir: str | os.PathLike, figures: bool = True) -> list[Path]:
+    """Tables and (unless ``figures`` is false) figures of a sweep folder; returns the
+    files written."""
     from ..figures import make_figures
     from ..results import load_sweep, write_tables
 
     sweep = load_sweep(sweep_dir)
-    return write_tables(sweep) + make_figures(sweep)
+    return write_tables(sweep) + (make_figures(sweep) if figures else [])
 
 
 def run_study(
@@ -63,6 +64,7 @@ def run_study(
     quick: bool = False,
     workers: int | None = None,
     overrides: dict | None = None,
+    figures: bool = True,
     run_fn: Callable | str | None = None,
     progress: Callable[[str], None] | None = print,
 ) -> Path:
@@ -80,7 +82,7 @@ def run_study(
         run_fn=run_fn or DEFAULT_RUN_FN,
         progress=progress,
     )
-    files = finish_sweep(out)
+    files = finish_sweep(out, figures)
     if progress:
         progress(f"study {name}: {len(files)} files in {out}")
     return out
