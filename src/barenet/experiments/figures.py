@@ -16,10 +16,21 @@ from pathlib import Path
 import numpy as np
 
 from . import plots
+from .grid import format_value
 from .metrics import METRICS, metric_of
 from .results import RunRecord, Sweep, run_values, summarize
 
 __all__ = ["make_figures", "grad_norm_series"]
+
+_AXIS_NAMES = {
+    "lr": "learning rate",
+    "batch_size": "batch size",
+    "hidden": "hidden layer widths",
+    "convs": "convolution layers",
+    "init": "initialisation",
+    "invert": "inverted input (ink = 0)",
+    "dropout": "dropout probability",
+}
 
 
 def _by_point(sweep: Sweep) -> dict[str, list[RunRecord]]:
@@ -158,6 +169,9 @@ def make_figures(sweep: Sweep, out_dir: str | os.PathLike | None = None) -> list
     metric = metric_of(sweep)
     if metric in METRICS and metric != "grad_ratio":
         rows = [r for r in summarize(sweep) if r[f"{metric}_mean"] is not None]
+        if len(sweep.varied_keys) == 1:  # a bare value is label enough
+            for r in rows:
+                r["point"] = format_value(r["varied"].get(sweep.varied_keys[0]))
         spec = METRICS[metric]
         keys = sweep.varied_keys
         values = [r["varied"].get(keys[0]) for r in rows] if len(keys) == 1 else None
@@ -168,7 +182,9 @@ def make_figures(sweep: Sweep, out_dir: str | os.PathLike | None = None) -> list
                 [scale * r[f"{metric}_mean"] for r in rows],
                 [scale * r[f"{metric}_std"] for r in rows],
                 fig_dir / "final",
-                xlabel=keys[0].split(".")[-1] if len(keys) == 1 else "setting",
+                xlabel=_AXIS_NAMES.get(keys[0].split(".")[-1], keys[0])
+                if len(keys) == 1
+                else "setting",
                 ylabel=spec.axis,
                 values=values,
             )

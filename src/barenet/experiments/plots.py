@@ -46,6 +46,12 @@ def _plt():
     return plt
 
 
+def _integer_ticks():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
 def _figure(size: tuple[float, float], ncols: int = 1, nrows: int = 1, **kw):
     plt = _plt()
     fig, axes = plt.subplots(
@@ -114,6 +120,7 @@ def plot_curves(
             if ys:
                 _band(ax, np.arange(1, max(map(len, ys)) + 1), ys, color, label)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(_integer_ticks())
         ax.set_ylabel(_LABELS.get(metric, metric))
         ax.grid(alpha=0.3)
         if metric.endswith("loss") and _spans_decades(ax):
@@ -348,6 +355,7 @@ def plot_grad_flow(
             )
         bottom.set_yscale("log")
         bottom.set_xlabel("epoch")
+        bottom.xaxis.set_major_locator(_integer_ticks())
         for ax in (top, bottom):
             ax.grid(alpha=0.3)
         if e <= 8:
