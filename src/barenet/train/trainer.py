@@ -108,13 +108,19 @@ def evaluate(
     (``y: (N,)`` labels or ``(N, K)`` one-hot) or ``mse`` for regression."""
     if len(x) != len(y):
         raise ValueError(f"evaluate: {len(x)} inputs but {len(y)} targets")
-    out = predict(model, x, batch_size)
-    y = np.asarray(y)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = predict(model, x, batch_size)
+    if not np.isfinite(out).all():
+        raise ValueError("evaluate: the model's outputs contain NaN or inf (diverged weights?)")
+    return _score(out, np.asarray(y), loss_fn, int(batch_size), task)
+
+
+def _score(out: np.ndarray, y: np.ndarray, loss_fn, batch_size: int, task: str) -> dict:
     loss = 0.0
-    for i in range(0, len(x), int(batch_size)):
-        sl = slice(i, i + int(batch_size))
+    for i in range(0, len(out), batch_size):
+        sl = slice(i, i + batch_size)
         loss += loss_fn(out[sl], y[sl]) * len(out[sl])
-    res = {"loss": loss / len(x)}
+    res = {"loss": loss / len(out)}
     if task == "classification":
         labels = y.argmax(axis=1) if y.ndim == 2 else y
         res["accuracy"] = float(np.mean(out.argmax(axis=1) == labels))
@@ -308,7 +314,11 @@ def _run_epoch(ctx, verbose, classify: bool) -> None:
             "lr": float(opt.lr),
         }
         if ctx.val is not None:
-            res = evaluate(model, loss_fn, *ctx.val, task=ctx.task)
+            with np.errstate(over="ignore", invalid="ignore"):
+                out = predict(model, ctx.val[0], 500)
+            if not np.isfinite(out).all():
+                raise _diverged(ctx, "the validation output")
+            res = _score(out, ctx.val[1], loss_fn, 500, ctx.task)
             rec["val_loss"], rec["val_acc"] = res["loss"], res.get("accuracy")
         rec["time_s"] = time.perf_counter() - t0
         ctx.history.epochs.append(rec)

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import barenet as bn
+from barenet.train import History, load_checkpoint, run_training
+
+BASE = {
+    "data": "digits",
+    "limit_train": 240,
+    "limit_test": 80,
+    "epochs": 2,
+    "batch_size": 32,
+    "quiet": True,
+    "seed": 0,
+}
+
+
+def test_run_training_writes_every_artefact(tmp_path):
+    m = run_training({**BASE, "model": "mlp", "model_args": {"hidden": [32]}}, tmp_path)
+    for f in [
+        "model.safetensors",
+        "history.csv",
+        "history.json",
+        "metrics.json",
+        "learning_curves.png",
+        "confusion_matrix.png",
+        "checkpoints/last.safetensors",
+    ]:
+        assert (tmp_path / f).stat().st_size > 0, f
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["test_accuracy"] == pytest.approx(m["test_accuracy"])
+    assert {"test_loss", "best_val_accuracy", "epochs", "wall_time_s"} <= set(on_disk)
+    assert m["epochs"] == 2 and m["n_train"] + m["n_val"] == 240 and m["n_test"] == 80
+    assert len(History.load_json(tmp_path / "history.json").epochs) == 2
+    model = bn.load(tmp_path / "model.safetensors")
+    meta = model.metadata
+    assert meta["class_names"] == [str(i) for i in range(10)] and meta["input_shape"] == [1, 8, 8]
+    assert meta["task"] == "classification" and meta["metrics"]["test_loss"] == m["test_loss"]
+    assert meta["config"]["model_args"] == {"hidden": [32]}
+    assert (tmp_path / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_run_training_is_repeatable_and_resumable(tmp_path):
+    cfg = {**BASE, "model": "mlp", "model_args": {"hidden": [16]}, "plots": False}
+    a = run_training(cfg, tmp_path / "a")
+    run_training({**cfg, "epochs": 1}, tmp_path / "b")
+    b = run_training({**cfg, "resume": True}, tmp_path / "b")
+    assert a["test_loss"] == b["test_loss"]
+    wa = bn.load(tmp_path / "a" / "model.safetensors").state_dict()
+    wb = bn.load(tmp_path / "b" / "model.safetensors").state_dict()
+    assert all(np.array_equal(wa[k], wb[k]) for k in wa)
+
+
+def test_regression_run_reports_mse_and_draws_the_fit(tmp_path):
+    m = run_training(
+        {
+            "model": "mlp",
+            "data": "sine",
+            "n_train": 128,
+            "n_test": 32,
+            "epochs": 3,
+            "model_args": {"widths": [1, 8, 1], "activation": "tanh"},
+            "quiet": True,
+            "lr": 0.01,
+        },
+        tmp_path,
+    )
+    assert m["task"] == "regression" and m["test_mse"] >= 0 and "test_accuracy" not in m
+    assert (tmp_path / "fit.png").is_file()
+
+
+def test_a_diverging_run_is_recorded_and_keeps_the_last_good_weights(tmp_path):
+    m = run_training(
+        {**BASE, "model": "mlp", "optimizer": "sgd", "lr": 1e30, "epochs": 3, "plots": False},
+        tmp_path,
+    )
+    assert m["stopped_reason"] == "diverged" and "NaN/inf" in m["error"]
+    assert json.loads((tmp_path / "metrics.json").read_text())["stopped_reason"] == "diverged"
+    model = bn.load(tmp_path / "model.safetensors")
+    assert all(np.isfinite(p.data).all() for p in model.parameters()) or m["epochs"] == 0
+
+
+def test_checkpoint_of_another_optimizer_is_refused_and_changes_nothing(tmp_path):
+    run_training({**BASE, "model": "mlp", "epochs": 1, "plots": False}, tmp_path)
+    model = bn.load(tmp_path / "model.safetensors")
+    before = model.state_dict()
+    model.parameters()[0].data += 1
+    before = model.state_dict()
+    with pytest.raises(ValueError, match="Adam, not SGD"):
+        load_checkpoint(
+            tmp_path / "checkpoints/last.safetensors",
+            model,
+            bn.optim.SGD(model.parameters(), lr=0.1),
+        )
+    assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(ValueError, match="not a barenet training checkpoint"):
+        load_checkpoint(tmp_path / "model.safetensors", model)
+
+
+@pytest.mark.parametrize(
+    "cfg, match",
+    [
+        ({"model": "mlp", "data": "digits", "epochz": 3}, "unknown config keys"),
+        ({"data": "digits"}, "needs 'model' and 'data'"),
+        ({"model": "mlp", "data": "digits", "optimizer": "lbfgs"}, "unknown optimizer"),
+        ({"model": "mlp", "data": "sine", "invert": True}, "invert applies"),
+    ],
+)
+def test_bad_configs_raise_value_errors(tmp_path, cfg, match):
+    with pytest.raises(ValueError, match=match):
+        run_training(cfg, tmp_path)
