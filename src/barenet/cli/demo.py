@@ -26,7 +26,7 @@ SINE = {
     "model": "mlp",
     "model_args": {"widths": [1, 16, 32, 1], "activation": "leaky_relu"},
     "data": "sine",
-    "epochs": 300,
+    "epochs": 200,
     "batch_size": 16,
     "optimizer": "adam",
     "lr": 0.01,
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     digits, sine = dict(DIGITS), dict(SINE)
     if args.quick:
-        digits.update(epochs=2)
+        digits.update(epochs=2, limit_train=400)
         sine.update(epochs=3, n_train=200, n_test=50)
     t0 = time.perf_counter()
     print(f"[1/2] {digits['model']} on the 8x8 digits, {digits['epochs']} epochs", flush=True)
