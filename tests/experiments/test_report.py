@@ -26,8 +26,8 @@ def test_sentence_states_the_measured_gap(tmp_path):
     sweep = _sweep(tmp_path, "lr", grid={"lr": [0.01, 0.02]})
     # fake final val_acc = 0.5 + 10 lr + 0.01 seed - 0.1 / 3; seeds 0, 1, 2
     assert outcome_sentence(sweep) == (
-        "lr=0.02 reached 67.7 % ± 1.0 validation accuracy, 10.0 points above lr=0.01 "
-        "(57.7 % ± 1.0) after 3 epochs (mean ± std over 3 seeds)."
+        "lr=0.02 reached 67.7 % ± 1.0 validation accuracy after 3 epochs (mean ± std over "
+        "3 seeds), 10.0 points above lr=0.01 (57.7 % ± 1.0)."
     )
 
 

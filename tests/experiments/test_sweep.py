@@ -61,3 +61,12 @@ def test_failure_is_isolated_in_worker_processes(tmp_path):
     # a rerun retries only the failed run and clears its old error once it succeeds
     res2 = run_sweep(cfg, tmp_path, workers=1, run_fn=fake_run, progress=None)
     assert [r["status"] for r in res2] == ["skipped", "failed", "skipped"]
+
+
+def test_changed_settings_run_again(tmp_path):
+    run_sweep(CFG, tmp_path, workers=1, run_fn=fake_run, progress=None)
+    changed = {**CFG, "base": {"epochs": 3}}
+    res = run_sweep(changed, tmp_path, workers=1, run_fn=fake_run, progress=None)
+    assert [r["status"] for r in res] == ["done"] * 4
+    assert _calls(tmp_path, "lr-0.01__seed-0") == "xx"
+    assert res[0]["metrics"]["epochs"] == 3

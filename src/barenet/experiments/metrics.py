@@ -105,7 +105,12 @@ def outcome_sentence(sweep: Sweep) -> str:
     rows.sort(key=lambda r: sign * r[f"{metric}_mean"])
     n = max(r[f"{metric}_n"] for r in rows)
     epochs = rows[0]["epochs_mean"]
-    after = f" after {epochs:.0f} epoch{'s' * (round(epochs) != 1)}" if epochs else ""
+    epochs_varied = any(k.split(".")[-1] == "epochs" for k in sweep.varied_keys)
+    after = (
+        f" after {epochs:.0f} epoch{'s' * (round(epochs) != 1)}"
+        if epochs and not epochs_varied
+        else ""
+    )
     seeds = f" (mean ± std over {n} seeds)" if n > 1 else " (one seed)"
     best, worst = rows[0], rows[-1]
     bm, bs, wm, ws = (
@@ -126,7 +131,10 @@ def outcome_sentence(sweep: Sweep) -> str:
     else:
         rel = abs(bm - wm) / abs(wm) * 100 if wm else float("nan")
         gap = f"{rel:.0f} % {'higher' if spec.higher_better else 'lower'} than"
-    text = f"{best['point']} reached {best_txt} {spec.name}, {gap} {worst['point']} ({worst_txt})"
+    text = (
+        f"{best['point']} reached {best_txt} {spec.name}{after}{seeds}, "
+        f"{gap} {worst['point']} ({worst_txt})"
+    )
     if len(rows) > 2:
         order = " > ".join(
             f"{r['point']} ({_fmt(spec, r[f'{metric}_mean'], 0.0, 1)})" for r in rows
@@ -134,4 +142,4 @@ def outcome_sentence(sweep: Sweep) -> str:
         text += f"; from best to worst: {order}"
     if n > 1 and abs(bm - wm) <= max(bs, ws, 0.0):
         text += "; the gap is within the seed-to-seed spread"
-    return text + after + seeds + fail_note + "."
+    return text + fail_note + "."

@@ -7,8 +7,9 @@ Layout of a sweep folder::
     OUT/runs/<name>/metrics.json written last (atomically): the run is finished
     OUT/runs/<name>/error.txt    the traceback of a run that failed
 
-Restarting an interrupted sweep skips every run whose ``metrics.json`` exists and
-reruns the others. A run that raises is recorded (``error.txt`` and a ``failed``
+Restarting an interrupted sweep skips every run whose ``metrics.json`` exists (and
+whose recorded settings in ``run.json`` still match the configuration) and reruns
+the others. A run that raises is recorded (``error.txt`` and a ``failed``
 entry in the returned results) and the other runs go on.
 """
 
@@ -112,6 +113,18 @@ def _single_thread_env():
                 os.environ[v] = val
 
 
+def _canonical(settings: dict):
+    return json.loads(json.dumps(settings, default=_json_default))
+
+
+def _recorded_settings(run_dir: Path):
+    """The settings a finished run was started with (``None`` if unknown)."""
+    try:
+        return json.loads((run_dir / "run.json").read_text()).get("settings")
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
 def _say(progress, msg: str) -> None:
     if progress:
         progress(msg)
@@ -157,15 +170,18 @@ def run_sweep(
     for s in specs:
         run_dir = out / "runs" / s.name
         base = {"name": s.name, "point": s.point, "seed": s.seed}
+        settings = dict(s.settings)
+        settings.setdefault("quiet", True)
         if is_finished(run_dir):
-            metrics = json.loads((run_dir / "metrics.json").read_text())
-            records[s.name] = {**base, "status": "skipped", "metrics": metrics}
-            continue
+            if _recorded_settings(run_dir) == _canonical(settings):
+                metrics = json.loads((run_dir / "metrics.json").read_text())
+                records[s.name] = {**base, "status": "skipped", "metrics": metrics}
+                continue
+            _say(progress, f"{s.name}: settings changed since it ran; running it again")
+            (run_dir / "metrics.json").unlink()
         run_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             (run_dir / "error.txt").unlink()
-        settings = dict(s.settings)
-        settings.setdefault("quiet", True)
         write_json(run_dir / "run.json", {**s.to_dict(), "settings": settings})
         s.settings = settings
         pending.append(s)
