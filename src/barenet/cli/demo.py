@@ -15,7 +15,7 @@ from pathlib import Path
 DIGITS = {
     "model": "cnn-bn",
     "data": "digits",
-    "epochs": 15,
+    "epochs": 10,
     "batch_size": 32,
     "optimizer": "adam",
     "lr": 2e-3,
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"      test accuracy {100 * m1['test_accuracy']:.2f} %  ({m1['wall_time_s']:.1f} s)")
     print(f"[2/2] MLP [1,16,32,1] LeakyReLU on y = sin x, {sine['epochs']} epochs", flush=True)
     m2 = run_training({**sine, "quiet": True}, out / "sine")
-    print(f"      test MSE {m2['test_mse']:.5f}  ({m2['wall_time_s']:.1f} s)")
+    print(f"      test MSE {m2['test_mse']:.2e}  ({m2['wall_time_s']:.1f} s)")
     print(f"done in {time.perf_counter() - t0:.1f} s; models, histories and plots in {out}/")
     print(
         f"  {out / 'digits' / 'learning_curves.png'}\n  {out / 'digits' / 'confusion_matrix.png'}"
