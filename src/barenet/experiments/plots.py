@@ -12,6 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ._mpl import DPI, _cmap, _colors, _figure, _integer_ticks, _save
+from .imageplots import plot_confusion, plot_filters, plot_images
+
+_LABELS = {
+    "train_loss": "training loss",
+    "val_loss": "validation loss",
+    "train_acc": "training accuracy",
+    "val_acc": "validation accuracy",
+}
+
 __all__ = [
     "DPI",
     "plot_curves",
@@ -23,58 +33,6 @@ __all__ = [
     "plot_filters",
     "plot_grad_flow",
 ]
-
-DPI = 100
-_LABELS = {
-    "train_loss": "training loss",
-    "val_loss": "validation loss",
-    "train_acc": "training accuracy",
-    "val_acc": "validation accuracy",
-}
-
-
-def _plt():
-    try:
-        import matplotlib
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "plots need matplotlib: pip install matplotlib (or barenet[all])"
-        ) from None
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _integer_ticks():
-    from matplotlib.ticker import MaxNLocator
-
-    return MaxNLocator(integer=True)
-
-
-def _figure(size: tuple[float, float], ncols: int = 1, nrows: int = 1, **kw):
-    plt = _plt()
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=size, dpi=DPI, layout="constrained", squeeze=False, **kw
-    )
-    return plt, fig, axes
-
-
-def _save(plt, fig, path: str | os.PathLike) -> Path:
-    path = Path(path).with_suffix(".png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for p in (path, path.with_suffix(".svg")):
-        tmp = p.with_name(f".{p.stem}.tmp{p.suffix}")
-        fig.savefig(tmp, dpi=DPI)
-        os.replace(tmp, p)
-    plt.close(fig)
-    return path
-
-
-def _colors(n: int):
-    plt = _plt()
-    cmap = plt.get_cmap("tab10" if n <= 10 else "viridis")
-    return [cmap(i if n <= 10 else i / max(n - 1, 1)) for i in range(n)]
 
 
 def _band(ax, x, runs: list[np.ndarray], color, label: str) -> None:
@@ -108,7 +66,7 @@ def plot_curves(
         if any(e.get(m) is not None for h in series.values() for run in h for e in run)
     ]
     present = present or list(metrics[:1])
-    plt, fig, axes = _figure(size, ncols=len(present))
+    fig, axes = _figure(size, ncols=len(present))
     colors = _colors(len(series))
     for ax, metric in zip(axes[0], present):
         for color, (label, runs) in zip(colors, series.items()):
@@ -128,7 +86,7 @@ def plot_curves(
     axes[0][-1].legend(fontsize=8, loc="best", title_fontsize=8)
     if title:
         fig.suptitle(title)
-    return _save(plt, fig, path)
+    return _save(fig, path)
 
 
 def _spans_decades(ax) -> bool:
@@ -148,7 +106,7 @@ def plot_step_loss(
 
     ``series``: label -> per-seed arrays of per-step losses; ``batch_sizes``: label -> batch size.
     """
-    plt, fig, axes = _figure(size)
+    fig, axes = _figure(size)
     ax = axes[0][0]
     for color, (label, runs) in zip(_colors(len(series)), series.items()):
         runs = [np.asarray(r, float) for r in runs if len(r)]
@@ -165,7 +123,7 @@ def plot_step_loss(
     ax.legend(fontsize=8, loc="best")
     if title:
         ax.set_title(title)
-    return _save(plt, fig, path)
+    return _save(fig, path)
 
 
 def plot_final_vs_setting(
@@ -184,7 +142,7 @@ def plot_final_vs_setting(
     Numeric ``values`` give a line (log x axis when ``log_x`` or when they span more
     than two decades, as learning rates do); otherwise one bar per label.
     """
-    plt, fig, axes = _figure(size)
+    fig, axes = _figure(size)
     ax = axes[0][0]
     m, s = np.asarray(means, float), np.asarray(stds, float)
     numeric = values is not None and all(
@@ -215,7 +173,7 @@ def plot_final_vs_setting(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, axis="y")
-    return _save(plt, fig, path)
+    return _save(fig, path)
 
 
 def plot_fit(
@@ -227,7 +185,7 @@ def plot_fit(
     size: tuple[float, float] = (7.0, 4.5),
 ) -> Path:
     """A regression fit: the data as points and each model's prediction as a line."""
-    plt, fig, axes = _figure(size)
+    fig, axes = _figure(size)
     ax = axes[0][0]
     ax.scatter(np.ravel(x_data), np.ravel(y_data), s=6, color="0.6", label="data", zorder=1)
     for color, (label, (xs, ys)) in zip(_colors(len(curves)), curves.items()):
@@ -238,79 +196,7 @@ def plot_fit(
     ax.legend(fontsize=8, loc="best")
     if title:
         ax.set_title(title)
-    return _save(plt, fig, path)
-
-
-def plot_confusion(
-    cm: np.ndarray,
-    class_names: list[str],
-    path: str | os.PathLike,
-    title: str = "",
-    size: tuple[float, float] = (7.0, 6.0),
-) -> Path:
-    """Confusion matrix ``cm: (K, K)`` (rows true, columns predicted), counts in cells."""
-    plt, fig, axes = _figure(size)
-    ax = axes[0][0]
-    cm = np.asarray(cm)
-    im = ax.imshow(cm, cmap="Blues")
-    k = len(cm)
-    ax.set_xticks(range(k), class_names, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(k), class_names, fontsize=8)
-    thresh = cm.max() / 2 if cm.size else 0
-    for i, j in np.ndindex(cm.shape):
-        ax.text(
-            j,
-            i,
-            str(cm[i, j]),
-            ha="center",
-            va="center",
-            fontsize=7,
-            color="white" if cm[i, j] > thresh else "black",
-        )
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    fig.colorbar(im, ax=ax, shrink=0.8, label="images")
-    if title:
-        ax.set_title(title, fontsize=10)
-    return _save(plt, fig, path)
-
-
-def plot_images(
-    images: np.ndarray,
-    captions: list[str],
-    path: str | os.PathLike,
-    title: str = "",
-    cols: int = 6,
-    size: tuple[float, float] = (8.0, 6.0),
-) -> Path:
-    """A grid of images ``(N, C, H, W)`` in [0, 1] (first channel) with a caption each."""
-    n = max(1, len(images))
-    rows = int(np.ceil(n / cols))
-    plt, fig, axes = _figure(size, ncols=cols, nrows=rows)
-    for i, ax in enumerate(axes.ravel()):
-        ax.axis("off")
-        if i < len(images):
-            ax.imshow(np.asarray(images[i])[0], cmap="gray", vmin=0, vmax=1)
-            ax.set_title(captions[i], fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    return _save(plt, fig, path)
-
-
-def plot_filters(
-    weight: np.ndarray, path: str | os.PathLike, title: str = "", size=(8.0, 5.0)
-) -> Path:
-    """The filters of a convolution, ``weight: (out, in, kh, kw)``: the first input
-    channel of each output filter, each scaled to its own range."""
-    w = np.asarray(weight, float)
-    if w.ndim != 4:
-        raise ValueError(f"plot_filters: expected (out, in, kh, kw), got {w.shape}")
-    f = w[:, 0]
-    lo, hi = f.min(axis=(1, 2), keepdims=True), f.max(axis=(1, 2), keepdims=True)
-    f = (f - lo) / np.where(hi > lo, hi - lo, 1.0)
-    caps = [f"#{i}" for i in range(len(f))]
-    cols = int(np.ceil(np.sqrt(len(f) * size[0] / size[1])))
-    return plot_images(f[:, None], caps, path, title, cols=max(cols, 1), size=size)
+    return _save(fig, path)
 
 
 def plot_grad_flow(
@@ -327,8 +213,8 @@ def plot_grad_flow(
     """
     k = len(series)
     size = size or (4.2 * k + 1.0, 7.0)
-    plt, fig, axes = _figure(size, ncols=k, nrows=2, sharey="row")
-    cmap = plt.get_cmap("viridis")
+    fig, axes = _figure(size, ncols=k, nrows=2, sharey="row")
+    cmap = _cmap("viridis")
     for col, (label, (names, norms)) in enumerate(series.items()):
         norms = np.atleast_2d(np.asarray(norms, float))
         e, layers = norms.shape
@@ -365,4 +251,4 @@ def plot_grad_flow(
     axes[1][0].set_ylabel("weight-gradient norm")
     if title:
         fig.suptitle(title)
-    return _save(plt, fig, path)
+    return _save(fig, path)

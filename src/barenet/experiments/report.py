@@ -62,7 +62,7 @@ margin:2em auto;padding:0 1em;color:#222;line-height:1.5}
 h1{border-bottom:2px solid #444;padding-bottom:.2em}
 h2{margin-top:2.2em;border-bottom:1px solid #ccc;padding-bottom:.15em}
 table{border-collapse:collapse;margin:1em 0;font-size:.88em}
-th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}
 th{background:#f0f0f0}
 tr:nth-child(even) td{background:#fafafa}
@@ -71,6 +71,8 @@ figure{margin:1.2em 0}
 figure img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:.9em;color:#555}
 code{background:#f4f4f4;padding:0 .2em}
+.toc li{margin:.3em 0}
+a{color:#2a5db0}
 """
 
 
@@ -140,12 +142,14 @@ def build_report(
     sweeps = _order(find_sweeps(runs_dir))
     if not sweeps:
         raise FileNotFoundError(f"report: no sweep.json under {runs_dir}")
-    md = [f"# {title}\n", f"{len(sweeps)} studies from `{runs_dir}`.\n"]
+    what = f"{len(sweeps)} stud{'ies' if len(sweeps) != 1 else 'y'}"
+    md = [f"# {title}\n", f"{what} from `{runs_dir}`. In short:\n"]
     body = [
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>{len(sweeps)} studies from <code>{html.escape(str(runs_dir))}</code>.</p>",
+        f"<p>{what} from <code>{html.escape(str(runs_dir))}</code>. In short:</p>",
     ]
-    for path in sweeps:
+    toc_at, items = len(body), []
+    for i, path in enumerate(sweeps):
         sweep = load_sweep(path)
         write_tables(sweep)
         varied, fixed = _varied_text(sweep)
@@ -154,8 +158,14 @@ def build_report(
         figs = _figures(sweep, refresh)
         quick = " (quick run)" if sweep.manifest.get("quick") else ""
         desc = str(sweep.manifest.get("description", "")).strip()
+        md.insert(
+            2 + i, f"- **{sweep.title}**: {sentence}" + ("\n" if i == len(sweeps) - 1 else "")
+        )
+        items.append(
+            f"<li><a href='#s{i}'>{html.escape(sweep.title)}</a>: {html.escape(sentence)}</li>"
+        )
         md += [f"## {sweep.title}{quick}\n"]
-        body += [f"<h2>{html.escape(sweep.title + quick)}</h2>"]
+        body += [f"<h2 id='s{i}'>{html.escape(sweep.title + quick)}</h2>"]
         if desc:
             md.append(desc + "\n")
             body.append(f"<p>{html.escape(desc)}</p>")
@@ -185,6 +195,7 @@ def build_report(
                 f"<figure><img alt='{html.escape(cap)}' src='data:image/png;base64,{data}'>"
                 f"<figcaption>{html.escape(cap)}</figcaption></figure>"
             )
+    body.insert(toc_at, "<ul class='toc'>" + "".join(items) + "</ul>")
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"

@@ -213,6 +213,8 @@ def fmt_mean_std(mean: float | None, std: float, n: int, pct: bool = False) -> s
     """``"96.1 ± 0.4"`` (percent for fractions), ``"0.00412 ± 0.0003"``, or ``"-"``."""
     if mean is None:
         return "-"
+    if std == 0 and float(mean).is_integer():
+        return f"{mean:.0f}"
     if pct:
         return f"{100 * mean:.1f} ± {100 * std:.1f}" if n > 1 else f"{100 * mean:.1f}"
     digits = ".3g" if abs(mean) < 1000 else ".0f"
