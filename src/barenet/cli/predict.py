@@ -24,6 +24,12 @@ def add_parser(sub) -> None:
         "--out", metavar="PATH", help="CSV to write (default for test.csv input: submission.csv)"
     )
     p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument(
+        "--invert",
+        action="store_true",
+        help="invert the images first (dark ink on light paper, for models trained "
+        "on light ink on dark, as MNIST)",
+    )
     p.set_defaults(func=run)
 
 
@@ -52,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     x = kaggle_test(args.inputs[0]) if csv_in else _images(args.inputs, shape)
     if tuple(x.shape[1:]) != shape:
         raise ValueError(f"predict: inputs have shape {x.shape[1:]}, the model takes {shape}")
-    if invert:
+    if invert != bool(args.invert):
         x = 1.0 - x
     out = predict(model, x, args.batch_size)
     if meta.get("task") == "regression":
