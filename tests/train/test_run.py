@@ -55,6 +55,23 @@ def test_run_training_is_repeatable_and_resumable(tmp_path):
     assert all(np.array_equal(wa[k], wb[k]) for k in wa)
 
 
+def test_an_interrupted_run_writes_no_metrics_and_resumes_to_the_same_result(tmp_path):
+    from barenet.train import LambdaCallback
+
+    def ctrl_c(ctx):
+        if ctx.step == 9:
+            raise KeyboardInterrupt
+
+    cfg = {**BASE, "model": "mlp", "model_args": {"hidden": [16]}, "plots": False}
+    straight = run_training(cfg, tmp_path / "a")
+    with pytest.raises(KeyboardInterrupt):
+        run_training({**cfg, "callbacks": [LambdaCallback(on_batch_end=ctrl_c)]}, tmp_path / "b")
+    assert (tmp_path / "b/checkpoints/last.safetensors").is_file()
+    assert not (tmp_path / "b/metrics.json").exists()
+    resumed = run_training({**cfg, "resume": True}, tmp_path / "b")
+    assert resumed["test_loss"] == straight["test_loss"] and resumed["steps"] == straight["steps"]
+
+
 def test_regression_run_reports_mse_and_draws_the_fit(tmp_path):
     m = run_training(
         {

@@ -8,6 +8,10 @@ names, input shape, task, normalisation, config, final metrics), ``history.csv``
 ``learning_curves.png`` and ``confusion_matrix.png`` (or ``fit.png`` for a 1-D
 regression), and ``metrics.json`` last, so its presence means the run finished.
 
+Ctrl-C during training saves ``checkpoints/last.safetensors`` and
+``history.json``, writes no ``metrics.json`` and re-raises ``KeyboardInterrupt``;
+``resume=True`` (``barenet train --resume``) continues the run exactly.
+
 A run whose loss turns NaN/inf is not an exception here: the weights of the last
 good checkpoint are evaluated and saved, and ``metrics["stopped_reason"]`` is
 ``"diverged"`` with the message in ``metrics["error"]``.
@@ -231,6 +235,13 @@ def run_training(config: dict, out_dir: str | os.PathLike) -> dict:
             load_checkpoint(ckpt.last_path, model)
         if not cfg["quiet"]:
             print(f"warning: {error}", file=sys.stderr)
+    if history.stopped_reason == "interrupted":
+        # No metrics.json: the run is not finished, and resume=True continues it.
+        history.save_json(out / "history.json")
+        msg = f"interrupted; checkpoint saved to {ckpt.last_path} (continue with resume)"
+        if not cfg["quiet"]:
+            print(msg, file=sys.stderr)
+        raise KeyboardInterrupt(msg)
     try:
         test = evaluate(model, loss_fn, d.x_test, d.y_test, task=d.task)
     except ValueError:  # only a diverged run without a usable checkpoint gets here
