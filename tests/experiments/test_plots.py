@@ -60,9 +60,10 @@ def test_fit_confusion_images_filters(tmp_path):
     cm = np.arange(9).reshape(3, 3)
     check(plots.plot_confusion(cm, ["a", "b", "c"], tmp_path / "cm"), (7, 6))
     imgs = np.random.default_rng(0).random((7, 1, 8, 8))
-    check(plots.plot_images(imgs, [str(i) for i in range(7)], tmp_path / "im"), (8, 6))
+    caps = [str(i) for i in range(7)]
+    check(plots.plot_images(imgs, caps, tmp_path / "im", size=(8, 6)), (8, 6))
     w = np.random.default_rng(0).normal(size=(16, 1, 3, 3))
-    check(plots.plot_filters(w, tmp_path / "flt"), (8, 5))
+    check(plots.plot_filters(w, tmp_path / "flt", size=(8, 5)), (8, 5))
     with pytest.raises(ValueError, match="plot_filters"):
         plots.plot_filters(w[0], tmp_path / "bad")
 

@@ -198,7 +198,8 @@ def make_figures(sweep: Sweep, out_dir: str | os.PathLike | None = None) -> list
     if gn:
         made.append(
             plots.plot_grad_flow(
-                gn, fig_dir / "grad_flow", title="weight-gradient norm per layer (mean over steps)"
+                gn, fig_dir / "grad_flow", title="weight-gradient norm (mean over an epoch's steps); top: one line per epoch, "
+                "light = early; bottom: one line per layer, dark = input side"
             )
         )
     try:

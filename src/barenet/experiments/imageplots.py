@@ -52,11 +52,13 @@ def plot_images(
     path: str | os.PathLike,
     title: str = "",
     cols: int = 6,
-    size: tuple[float, float] = (8.0, 6.0),
+    size: tuple[float, float] | None = None,
 ) -> Path:
-    """A grid of images ``(N, C, H, W)`` in [0, 1] (first channel) with a caption each."""
+    """A grid of images ``(N, C, H, W)`` in [0, 1] (first channel) with a caption each;
+    ``size`` defaults to 8 inches wide and as tall as the rows need."""
     n = max(1, len(images))
     rows = int(np.ceil(n / cols))
+    size = size or (8.0, 8.0 / cols * 1.25 * rows + (0.4 if title else 0.1))
     fig, axes = _figure(size, ncols=cols, nrows=rows)
     for i, ax in enumerate(axes.ravel()):
         ax.axis("off")
@@ -68,9 +70,7 @@ def plot_images(
     return _save(fig, path)
 
 
-def plot_filters(
-    weight: np.ndarray, path: str | os.PathLike, title: str = "", size=(8.0, 5.0)
-) -> Path:
+def plot_filters(weight: np.ndarray, path: str | os.PathLike, title: str = "", size=None) -> Path:
     """The filters of a convolution, ``weight: (out, in, kh, kw)``: the first input
     channel of each output filter, each scaled to its own range."""
     w = np.asarray(weight, float)
@@ -80,5 +80,5 @@ def plot_filters(
     lo, hi = f.min(axis=(1, 2), keepdims=True), f.max(axis=(1, 2), keepdims=True)
     f = (f - lo) / np.where(hi > lo, hi - lo, 1.0)
     caps = [f"#{i}" for i in range(len(f))]
-    cols = int(np.ceil(np.sqrt(len(f) * size[0] / size[1])))
-    return plot_images(f[:, None], caps, path, title, cols=max(cols, 1), size=size)
+    cols = min(8, max(1, len(f)))
+    return plot_images(f[:, None], caps, path, title, cols=cols, size=size)

@@ -56,13 +56,16 @@ _FIXED_KEYS = (
     "init",
     "augment",
 )
+_REPORT_SKIP = {"test_loss"}  # in results.csv; the page keeps to the columns people compare
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
 margin:2em auto;padding:0 1em;color:#222;line-height:1.5}
 h1{border-bottom:2px solid #444;padding-bottom:.2em}
 h2{margin-top:2.2em;border-bottom:1px solid #ccc;padding-bottom:.15em}
 table{border-collapse:collapse;margin:1em 0;font-size:.88em}
-th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right;white-space:nowrap}
+th,td{border:1px solid #ccc;padding:.3em .5em;text-align:right}
+td{white-space:nowrap}
+.scroll{overflow-x:auto}
 th:first-child,td:first-child{text-align:left}
 th{background:#f0f0f0}
 tr:nth-child(even) td{background:#fafafa}
@@ -106,7 +109,11 @@ def _figures(sweep: Sweep, refresh: bool) -> list[Path]:
 
 def _table_rows(sweep: Sweep) -> tuple[list[str], list[list[str]]]:
     rows = summarize(sweep)
-    cols = [c for c in COLUMNS if any(r[f"{c[0]}_mean"] is not None for r in rows)]
+    cols = [
+        c
+        for c in COLUMNS
+        if c[0] not in _REPORT_SKIP and any(r[f"{c[0]}_mean"] is not None for r in rows)
+    ]
     head = ["setting", "runs"] + [h for _, h, _ in cols]
     body = []
     for r in rows:
@@ -178,13 +185,13 @@ def build_report(
         md += ["| " + " | ".join(c.replace("|", "/") for c in r) + " |" for r in rows]
         md.append("")
         body.append(
-            "<table><tr>"
+            "<div class='scroll'><table><tr>"
             + "".join(f"<th>{html.escape(h)}</th>" for h in head)
             + "</tr>"
             + "".join(
                 "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
             )
-            + "</table>"
+            + "</table></div>"
         )
         for fig in figs:
             cap = _CAPTIONS.get(fig.stem, fig.stem)
