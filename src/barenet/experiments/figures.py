@@ -198,8 +198,10 @@ def make_figures(sweep: Sweep, out_dir: str | os.PathLike | None = None) -> list
     if gn:
         made.append(
             plots.plot_grad_flow(
-                gn, fig_dir / "grad_flow", title="weight-gradient norm (mean over an epoch's steps); top: one line per epoch, "
-                "light = early; bottom: one line per layer, dark = input side"
+                gn,
+                fig_dir / "grad_flow",
+                title="weight-gradient norm (mean over an epoch's steps); top: one line per "
+                "epoch, light = early; bottom: one line per layer, dark = input side",
             )
         )
     try:
