@@ -1,7 +1,8 @@
 """Max and average pooling over kh x kw windows with stride (sh, sw), no padding.
 
-Non-overlapping windows (stride == kernel) take a fast reshape path; any other
-stride gathers windows through a strided view. Rows and columns that do not fill
+Max pooling runs over kh*kw strided views, one per window offset (a running max
+and the index of the winner), for any stride; average pooling of non-overlapping
+windows (stride == kernel) takes a reshape path. Rows and columns that do not fill
 a whole window are dropped, as in PyTorch (floor mode).
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.checks import as_input, check_backward
-from ..core.functional import out_size, windows
+from ..core.functional import cnhw_empty, is_cnhw, out_size, windows
 from ..core.module import Module, register
 from .conv import _pair
 
@@ -66,6 +67,40 @@ class _Pool2d(Module):
         return f"{type(self).__name__}({k[0]}x{k[1]}, stride {s[0]}x{s[1]})"
 
 
+_LUTS: dict[int, np.ndarray] = {}
+
+
+def _first_max(views: list[np.ndarray], y: np.ndarray) -> np.ndarray:
+    """Index t of the first view equal to y, element-wise (uint8).
+
+    Up to 16 views: the equalities are packed as bits (view t → bit K-1-t) and a table
+    maps each bit pattern to its highest set bit, i.e. the first maximum. Beyond that,
+    masked copies in descending order.
+    """
+    k = len(views)
+    if k > 16:
+        idx = np.zeros_like(y, dtype=np.uint8 if k <= 255 else np.int32)
+        for t in range(k - 1, -1, -1):
+            np.copyto(idx, t, where=np.equal(views[t], y))
+        return idx
+    lut = _LUTS.get(k)
+    if lut is None:
+        codes = np.arange(2**k)
+        lut = np.zeros(2**k, dtype=np.uint8)
+        for b in range(k):
+            lut[codes >= (1 << b)] = k - 1 - b
+        lut = _LUTS[k] = lut
+    ct = np.uint8 if k <= 8 else np.uint16
+    code = np.equal(views[0], y).astype(ct)
+    code <<= ct(k - 1)
+    for t in range(1, k):
+        bit = np.equal(views[t], y).view(np.uint8).astype(ct, copy=ct is not np.uint8)
+        if t < k - 1:
+            bit <<= ct(k - 1 - t)
+        code |= bit
+    return lut[code]  # fancy indexing keeps the memory order of code
+
+
 @register
 class MaxPool2d(_Pool2d):
     """y[n,c,p,q] = max over the window;  dx routes dy to the argmax of each window.
@@ -76,17 +111,23 @@ class MaxPool2d(_Pool2d):
     def forward(self, x):
         x, oh, ow = self._check(x)
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        n, c = x.shape[:2]
-        if self._tiled:
-            xr = x[:, :, : oh * kh, : ow * kw].reshape(n, c, oh, kh, ow, kw)
-            flat = xr.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, kh * kw)
-            idx = flat.argmax(axis=-1)
-            y = np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
-        else:
-            flat = windows(x, kh, kw, sh, sw, oh, ow).reshape(n, c, kh * kw, oh, ow)
-            idx = flat.argmax(axis=2)
-            y = np.take_along_axis(flat, idx[:, :, None], axis=2)[:, :, 0]
-        self._cache = idx.astype(np.uint8 if kh * kw <= 255 else np.int32)
+        # One strided view per window offset t = i*kw + j: y is their running maximum
+        # (np.maximum propagates NaN, as PyTorch does) and idx the first offset that holds it.
+        views = [
+            x[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+            for i in range(kh)
+            for j in range(kw)
+        ]
+        y = np.empty_like(views[0])  # keeps x's memory order
+        np.copyto(y, views[0])
+        for v in views[1:]:
+            np.maximum(y, v, out=y)
+        idx = _first_max(views, y)
+        nan = np.isnan(y)
+        if nan.any():  # the gradient goes to the window's last NaN (as PyTorch's kernel)
+            flipped = np.stack([np.isnan(v) for v in views[::-1]], axis=-1).argmax(axis=-1)
+            np.copyto(idx, (kh * kw - 1 - flipped).astype(idx.dtype), where=nan)
+        self._cache = idx
         return y
 
     def backward(self, dy):
@@ -94,21 +135,27 @@ class MaxPool2d(_Pool2d):
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         n, c, oh, ow = self._out_shape
         idx = self._cache
-        dx = np.zeros(self._in_shape, dtype=dy.dtype)
-        if self._tiled:
-            dflat = np.zeros((n, c, oh, ow, kh * kw), dtype=dy.dtype)
-            np.put_along_axis(dflat, idx[..., None].astype(np.intp), dy[..., None], axis=-1)
-            dx[:, :, : oh * kh, : ow * kw] = (
-                dflat.reshape(n, c, oh, ow, kh, kw)
-                .transpose(0, 1, 2, 4, 3, 5)
-                .reshape(n, c, oh * kh, ow * kw)
+        h, w = self._in_shape[2:]
+        disjoint = sh >= kh and sw >= kw
+        covered = disjoint and sh == kh and sw == kw and oh * kh == h and ow * kw == w
+        cnhw = is_cnhw(idx)
+        if cnhw != is_cnhw(dy):  # element-wise work is fastest with one memory order
+            dy = (
+                np.ascontiguousarray(dy.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+                if cnhw
+                else (np.ascontiguousarray(dy))
             )
+        if cnhw:
+            dx = cnhw_empty(self._in_shape, dy.dtype, zero=not covered)
         else:
-            for t in range(kh * kw):
-                i, j = divmod(t, kw)
-                dx[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] += (
-                    np.where(idx == t, dy, 0)
-                )
+            dx = (np.empty if covered else np.zeros)(self._in_shape, dtype=dy.dtype)
+        for t in range(kh * kw):
+            i, j = divmod(t, kw)
+            view = dx[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+            if disjoint:  # every input pixel belongs to at most one window
+                np.multiply(dy, idx == t, out=view)
+            else:
+                view += dy * (idx == t)
         return dx
 
 
