@@ -33,12 +33,14 @@ class ReLU(_Elementwise):
 
     def forward(self, x):
         x = self._in(x)
-        self._cache = x > 0
-        return np.maximum(x, 0)
+        self._cache = np.greater(x, 0)  # bool mask, in x's memory order
+        return np.maximum(x, x.dtype.type(0))
 
     def backward(self, dy):
         dy = self._dy(dy)
-        return np.where(self._cache, dy, 0).astype(dy.dtype, copy=False)
+        if dy.dtype.kind != "f":
+            dy = dy.astype(np.result_type(dy.dtype, np.float32))
+        return np.multiply(dy, self._cache)  # a bool factor: several times faster than where
 
 
 @register
@@ -51,12 +53,19 @@ class LeakyReLU(_Elementwise):
 
     def forward(self, x):
         x = self._in(x)
-        self._cache = x > 0
-        return np.where(self._cache, x, x * x.dtype.type(self.negative_slope))
+        self._cache = np.greater(x, 0)
+        a = x.dtype.type(self.negative_slope)
+        y = np.multiply(x, a)
+        if 0 <= self.negative_slope <= 1:  # then max(x, a·x) is the same function
+            return np.maximum(x, y, out=y)
+        return np.where(self._cache, x, y)
 
     def backward(self, dy):
         dy = self._dy(dy)
-        return np.where(self._cache, dy, dy * dy.dtype.type(self.negative_slope))
+        dt = dy.dtype if dy.dtype.kind == "f" else np.result_type(dy.dtype, np.float32)
+        table = np.array([self.negative_slope, 1.0], dtype=dt)
+        scale = table[self._cache.view(np.uint8)]  # exactly 1 where x > 0, else a
+        return np.multiply(dy, scale, out=scale)
 
     def config(self):
         return {"negative_slope": self.negative_slope}
