@@ -9,7 +9,7 @@ import numpy as np
 from .. import init
 from ..core.checks import as_input, check_backward
 from ..core.config import get_default_dtype
-from ..core.functional import col2im, im2col, out_size, pad2d, unpad2d
+from ..core.functional import cnhw_empty, col2im_cm, im2col_cm, out_size, unpad2d
 from ..core.module import Module, Parameter, register
 
 
@@ -27,8 +27,10 @@ def _pair(v, name: str) -> tuple[int, int]:
 class Conv2d(Module):
     """Cross-correlation of x (N, C, H, W) with W (O, C, kh, kw), stride s, zero padding.
 
-    Forward:  cols = im2col(x) (N, C·kh·kw, OH·OW);  y = W₂ cols + b   (W₂: (O, C·kh·kw))
-    Backward: dW += Σₙ dyₙ colsₙᵀ,  db += Σ_{n,p,q} dy,  dx = col2im(W₂ᵀ dy).
+    Forward:  cols = im2col(x) (C·kh·kw, N·OH·OW);  y = W₂ cols + b   (W₂: (O, C·kh·kw))
+    Backward: dW += dy₂ colsᵀ,  db += Σ_{n,p,q} dy,  dx = col2im(W₂ᵀ dy₂)   (dy₂: (O, N·OH·OW)).
+    One GEMM each over the whole batch; y comes back as an (N, O, OH, OW) view of
+    (O, N, OH, OW) memory, so no transpose is copied.
     """
 
     def __init__(
@@ -106,30 +108,44 @@ class Conv2d(Module):
                 f"{self._label()}: input {x.shape[2]}x{x.shape[3]} with padding {self._pad} "
                 f"is smaller than the {kh}x{kw} kernel"
             )
-        xp = pad2d(x, self._pad, self._pad_buf)
-        if xp is not x:
-            self._pad_buf = xp
-        cols = im2col(xp, kh, kw, sh, sw, oh, ow, out=self._cols)
+        xp = self._padded(x)
+        has_b = self.bias is not None
+        cols = im2col_cm(xp, kh, kw, sh, sw, oh, ow, out=self._cols, ones=has_b)
         w2 = self.weight.data.reshape(self.out_channels, -1)
-        y = np.matmul(w2, cols)  # (N, O, OH*OW): lands in NCHW, no transpose copy
-        if self.bias is not None:
-            y += self.bias.data[:, None]
+        if has_b:  # the bias rides in the GEMM against the ones row of cols
+            w2 = np.concatenate([w2, self.bias.data[:, None]], axis=1)
+        y2 = w2 @ cols  # (O, N*OH*OW): the output in (O, N, OH, OW) memory order
         self._cols, self._xp_shape = cols, xp.shape
         self._out_shape = (n, self.out_channels, oh, ow)
-        return y.reshape(self._out_shape)
+        return y2.reshape(self.out_channels, n, oh, ow).transpose(1, 0, 2, 3)
+
+    def _padded(self, x):
+        """x zero-padded into a (C, N)-ordered buffer this layer owns (border stays zero)."""
+        pt, pb, pl, pr = self._pad
+        if pt == pb == pl == pr == 0:
+            return x
+        n, c, h, w = x.shape
+        shape = (n, c, h + pt + pb, w + pl + pr)
+        buf = self._pad_buf
+        if buf is None or buf.shape != shape or buf.dtype != x.dtype:
+            buf = self._pad_buf = cnhw_empty(shape, x.dtype, zero=True)
+        buf[:, :, pt : pt + h, pl : pl + w] = x
+        return buf
 
     def backward(self, dy):
         dy = check_backward(self, dy, self._out_shape)
         n, o, oh, ow = self._out_shape
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        dy3 = dy.reshape(n, o, oh * ow).astype(self.weight.data.dtype, copy=False)
-        cols = self._cols
-        self.weight.grad += (dy3 @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.weight.shape)
+        w = self.weight.data
+        dy2 = dy.astype(w.dtype, copy=False).transpose(1, 0, 2, 3).reshape(o, n * oh * ow)
+        ck = w[0].size
+        dwb = dy2 @ self._cols.T  # (O, C*kh*kw [+1]): dW, and db from the ones row
+        self.weight.grad += dwb[:, :ck].reshape(w.shape)
         if self.bias is not None:
-            self.bias.grad += dy3.sum(axis=(0, 2))
-        dcols = np.matmul(self.weight.data.reshape(o, -1).T, dy3)  # (N, C*kh*kw, OH*OW)
-        dxp = col2im(dcols, self._xp_shape, kh, kw, sh, sw, oh, ow)
-        return np.ascontiguousarray(unpad2d(dxp, self._pad))
+            self.bias.grad += dwb[:, ck]
+        dcols = w.reshape(o, ck).T @ dy2  # (C*kh*kw, N*OH*OW)
+        dxp = col2im_cm(dcols, self._xp_shape, kh, kw, sh, sw, oh, ow)
+        return unpad2d(dxp, self._pad)
 
     def config(self):
         return {
