@@ -70,3 +70,24 @@ def test_changed_settings_run_again(tmp_path):
     assert [r["status"] for r in res] == ["done"] * 4
     assert _calls(tmp_path, "lr-0.01__seed-0") == "xx"
     assert res[0]["metrics"]["epochs"] == 3
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    import barenet.train
+
+    seen = []
+
+    def recorder(settings, out_dir):
+        seen.append(settings.get("resume"))
+        return fake_run(settings, out_dir)
+
+    monkeypatch.setattr(barenet.train, "run_training", recorder)  # the default run function
+    cfg = {"seeds": [0], "base": {"epochs": 1}}
+    run_sweep(cfg, tmp_path, workers=1, progress=None)
+    run_dir = tmp_path / "runs" / "run__seed-0"
+    (run_dir / "metrics.json").unlink()  # stopped after its last checkpoint
+    (run_dir / "checkpoints").mkdir()
+    (run_dir / "checkpoints" / "last.safetensors").write_bytes(b"state")
+    res = run_sweep(cfg, tmp_path, workers=1, progress=None)
+    assert seen == [None, True] and res[0]["status"] == "done"
+    assert "resume" not in json.loads((run_dir / "run.json").read_text())["settings"]

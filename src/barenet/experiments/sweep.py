@@ -117,6 +117,9 @@ def _canonical(settings: dict):
     return json.loads(json.dumps(settings, default=_json_default))
 
 
+_LAST_CHECKPOINT = "checkpoints/last.safetensors"  # where run_training keeps its last state
+
+
 def _recorded_settings(run_dir: Path):
     """The settings a finished run was started with (``None`` if unknown)."""
     try:
@@ -172,8 +175,9 @@ def run_sweep(
         base = {"name": s.name, "point": s.point, "seed": s.seed}
         settings = dict(s.settings)
         settings.setdefault("quiet", True)
+        same = _recorded_settings(run_dir) == _canonical(settings)
         if is_finished(run_dir):
-            if _recorded_settings(run_dir) == _canonical(settings):
+            if same:
                 metrics = json.loads((run_dir / "metrics.json").read_text())
                 records[s.name] = {**base, "status": "skipped", "metrics": metrics}
                 continue
@@ -183,6 +187,8 @@ def run_sweep(
         with contextlib.suppress(FileNotFoundError):
             (run_dir / "error.txt").unlink()
         write_json(run_dir / "run.json", {**s.to_dict(), "settings": settings})
+        if same and run_fn == DEFAULT_RUN_FN and (run_dir / _LAST_CHECKPOINT).is_file():
+            settings = {**settings, "resume": True}  # an interrupted run goes on where it was
         s.settings = settings
         pending.append(s)
     n_skip = len(specs) - len(pending)
@@ -211,11 +217,12 @@ def run_sweep(
     elif pending:
         with _single_thread_env():
             ctx = get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
-                futures = {
-                    pool.submit(_execute, run_fn, s.settings, str(out / "runs" / s.name)): s
-                    for s in pending
-                }
+            pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
+            futures = {
+                pool.submit(_execute, run_fn, s.settings, str(out / "runs" / s.name)): s
+                for s in pending
+            }
+            try:
                 for fut in as_completed(futures):
                     s = futures[fut]
                     try:
@@ -225,6 +232,10 @@ def run_sweep(
                         atomic_write_bytes(out / "runs" / s.name / "error.txt", [err.encode()])
                         result = {"status": "failed", "error": err}
                     finish(s, result)
+            except BaseException:  # Ctrl-C: drop the queued runs instead of waiting for them
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
     results = [records[s.name] for s in specs]
     write_json(out / "results.json", results)
     return results
