@@ -22,7 +22,7 @@ import os
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -218,24 +218,33 @@ def run_sweep(
         with _single_thread_env():
             ctx = get_context("spawn")
             pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
-            futures = {
-                pool.submit(_execute, run_fn, s.settings, str(out / "runs" / s.name)): s
-                for s in pending
-            }
+            # Runs are handed out one per free worker (none queued ahead), so Ctrl-C,
+            # which reaches the workers too, leaves no queued run to start afterwards.
+            queue, inflight = list(pending), {}
+
+            def submit_next() -> None:
+                s = queue.pop(0)
+                fut = pool.submit(_execute, run_fn, s.settings, str(out / "runs" / s.name))
+                inflight[fut] = s
+
             try:
-                for fut in as_completed(futures):
-                    s = futures[fut]
-                    try:
-                        result = fut.result()
-                    except Exception as exc:  # the worker itself died (killed, out of memory)
-                        err = f"{type(exc).__name__}: {exc}"
-                        atomic_write_bytes(out / "runs" / s.name / "error.txt", [err.encode()])
-                        result = {"status": "failed", "error": err}
-                    finish(s, result)
-            except BaseException:  # Ctrl-C: drop the queued runs instead of waiting for them
+                for _ in range(min(workers, len(queue))):
+                    submit_next()
+                while inflight:
+                    finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        s = inflight.pop(fut)
+                        try:
+                            result = fut.result()
+                        except Exception as exc:  # the worker died (killed, out of memory)
+                            err = f"{type(exc).__name__}: {exc}"
+                            atomic_write_bytes(out / "runs" / s.name / "error.txt", [err.encode()])
+                            result = {"status": "failed", "error": err}
+                        finish(s, result)
+                        if queue:
+                            submit_next()
+            finally:
                 pool.shutdown(wait=True, cancel_futures=True)
-                raise
-            pool.shutdown(wait=True)
     results = [records[s.name] for s in specs]
     write_json(out / "results.json", results)
     return results
