@@ -66,6 +66,13 @@ def test_report_has_one_sentence_per_study_with_its_numbers(tmp_path):
     assert "Outcome:</b> " + outcome_sentence(a).replace("'", "&#x27;") in page
 
 
+def test_sweeps_are_found_under_a_folder_named_runs(tmp_path):
+    from barenet.experiments.results import find_sweeps
+
+    _sweep(tmp_path / "runs", "alpha", grid={"lr": [0.01]})
+    assert find_sweeps(tmp_path / "runs") == [tmp_path / "runs" / "alpha"]
+
+
 def test_report_without_sweeps_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="no sweep.json"):
         build_report(tmp_path)

@@ -149,8 +149,7 @@ def find_sweeps(root: str | os.PathLike) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such folder")
-    found = {p.parent for p in root.rglob("sweep.json") if "runs" not in p.parent.parts[-2:]}
-    return sorted(found)
+    return sorted({p.parent for p in root.rglob("sweep.json")})
 
 
 def _num(v) -> float | None:
