@@ -42,6 +42,7 @@ def fake_run(settings: dict, out_dir: str) -> dict:
         "best_val_accuracy": hist[-1]["val_acc"],
         "epochs": epochs,
         "wall_time_s": 0.01,
+        "stopped_reason": "diverged" if settings.get("diverge") else None,
     }
     (out / "metrics.json").write_text(json.dumps(metrics))
     return metrics

@@ -58,3 +58,10 @@ def test_fmt_mean_std():
     assert fmt_mean_std(0.9612, 0.0, 1, pct=True) == "96.1"
     assert fmt_mean_std(None, 0.0, 0) == "-"
     assert fmt_mean_std(0.0041234, 0.0003, 2) == "0.00412 ± 0.0003"
+
+
+def test_diverged_runs_are_marked(tmp_path):
+    cfg = {"seeds": [0, 1], "runs": [{"label": "ok"}, {"label": "big lr", "diverge": True}]}
+    run_sweep(cfg, tmp_path, workers=1, run_fn=fake_run, progress=None)
+    md = write_tables(load_sweep(tmp_path))[1].read_text()
+    assert "| big lr | 2 (2 diverged) |" in md and "| ok | 2 |" in md

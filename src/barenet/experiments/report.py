@@ -18,7 +18,16 @@ from ..io import atomic_write_bytes
 from .figures import make_figures
 from .grid import format_value
 from .metrics import outcome_sentence
-from .results import COLUMNS, Sweep, find_sweeps, fmt_mean_std, load_sweep, summarize, write_tables
+from .results import (
+    COLUMNS,
+    Sweep,
+    find_sweeps,
+    fmt_mean_std,
+    load_sweep,
+    runs_cell,
+    summarize,
+    write_tables,
+)
 
 __all__ = ["build_report", "FIGURE_ORDER"]
 
@@ -117,7 +126,7 @@ def _table_rows(sweep: Sweep) -> tuple[list[str], list[list[str]]]:
     head = ["setting", "runs"] + [h for _, h, _ in cols]
     body = []
     for r in rows:
-        runs = f"{r['n']}" + (f" ({r['failed']} failed)" if r["failed"] else "")
+        runs = runs_cell(r)
         body.append(
             [r["point"], runs]
             + [fmt_mean_std(r[f"{k}_mean"], r[f"{k}_std"], r[f"{k}_n"], p) for k, _, p in cols]

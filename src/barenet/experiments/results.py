@@ -197,6 +197,7 @@ def summarize(sweep: Sweep) -> list[dict]:
             "varied": runs[0].varied,
             "n": len(done),
             "failed": sum(r.status == "failed" for r in runs),
+            "diverged": sum(r.metrics.get("stopped_reason") == "diverged" for r in runs),
             "pending": sum(r.status == "pending" for r in runs),
         }
         for key, _, _ in COLUMNS:
@@ -220,6 +221,12 @@ def fmt_mean_std(mean: float | None, std: float, n: int, pct: bool = False) -> s
     return f"{mean:{digits}} ± {std:.2g}" if n > 1 else f"{mean:{digits}}"
 
 
+def runs_cell(row: dict) -> str:
+    """``"3"``, ``"2 (1 failed)"``, ``"3 (1 diverged)"``: finished runs and what went wrong."""
+    notes = [f"{row[k]} {k}" for k in ("failed", "diverged") if row.get(k)]
+    return f"{row['n']}" + (f" ({', '.join(notes)})" if notes else "")
+
+
 def _used_columns(rows: list[dict]) -> list[tuple[str, str, bool]]:
     return [c for c in COLUMNS if any(r[f"{c[0]}_mean"] is not None for r in rows)]
 
@@ -230,7 +237,7 @@ def markdown_table(rows: list[dict]) -> str:
     head = ["setting", "runs"] + [h for _, h, _ in cols]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
     for r in rows:
-        runs = f"{r['n']}" + (f" ({r['failed']} failed)" if r["failed"] else "")
+        runs = runs_cell(r)
         cells = [r["point"].replace("|", "/"), runs]
         cells += [fmt_mean_std(r[f"{k}_mean"], r[f"{k}_std"], r[f"{k}_n"], p) for k, _, p in cols]
         lines.append("| " + " | ".join(cells) + " |")
