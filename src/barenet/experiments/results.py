@@ -39,7 +39,7 @@ COLUMNS = [
     ("val_acc", "final val acc (%)", True),
     ("best_val_acc", "best val acc (%)", True),
     ("val_loss", "final val loss", False),
-    ("early_train_loss", "train loss, epochs 1-3", False),
+    ("early_train_loss", "train loss, epochs 1\u20113", False),
     ("test_acc", "test acc (%)", True),
     ("test_loss", "test loss", False),
     ("test_mse", "test MSE", False),
