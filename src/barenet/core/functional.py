@@ -135,6 +135,34 @@ def im2col_cm(
     return out
 
 
+def batch_chunks(n: int, bytes_per_image: int, budget: int = 1 << 20) -> list[tuple[int, int]]:
+    """Split images 0..n-1 into runs (n0, n1) of about ``budget`` bytes of columns each,
+    so that a GEMM consuming a run right after it is written reads it from cache."""
+    step = max(1, min(n, budget // max(1, bytes_per_image)))
+    return [(n0, min(n, n0 + step)) for n0 in range(0, n, step)]
+
+
+def im2col_into(xp: np.ndarray, kh, kw, sh, sw, oh, ow, out: np.ndarray) -> np.ndarray:
+    """Write the columns of xp (n, C, Hp, Wp) into the first C*kh*kw rows of ``out``
+    (rows, n*OH*OW), which may be a strided view (rows past C*kh*kw are left alone)."""
+    n, c = xp.shape[:2]
+    win = windows(xp, kh, kw, sh, sw, oh, ow).transpose(1, 2, 3, 0, 4, 5)
+    out[: c * kh * kw].reshape(c, kh, kw, n, oh, ow)[...] = win
+    return out
+
+
+def col2im_add(dcols: np.ndarray, dxp: np.ndarray, kh, kw, sh, sw, oh, ow) -> np.ndarray:
+    """dxp[n, c, p*sh+i, q*sw+j] += dcols[(c, i, j), (n, p, q)]: kh*kw strided in-place adds
+    into dxp (n, C, Hp, Wp) (any strides, e.g. a slice of a larger batch)."""
+    n, c = dxp.shape[:2]
+    c6 = dcols.reshape(c, kh, kw, n, oh, ow)
+    d = dxp.transpose(1, 0, 2, 3)
+    for i in range(kh):
+        for j in range(kw):
+            d[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] += c6[:, i, j]
+    return dxp
+
+
 def col2im_cm(
     dcols: np.ndarray,
     xp_shape: tuple[int, ...],

@@ -9,8 +9,20 @@ import numpy as np
 from .. import init
 from ..core.checks import as_input, check_backward
 from ..core.config import get_default_dtype
-from ..core.functional import cnhw_empty, col2im_cm, im2col_cm, out_size, unpad2d
+from ..core.functional import (
+    batch_chunks,
+    cnhw_empty,
+    col2im_add,
+    im2col_into,
+    out_size,
+    unpad2d,
+)
 from ..core.module import Module, Parameter, register
+
+# Columns up to this size are kept from forward to backward; bigger ones are rebuilt a
+# cache-sized run of images (_CHUNK_BYTES of columns) at a time.
+_KEEP_COLS_BYTES = 8 << 20
+_CHUNK_BYTES = 1 << 20
 
 
 def _pair(v, name: str) -> tuple[int, int]:
@@ -88,6 +100,8 @@ class Conv2d(Module):
         self._xp_shape = None
         self._out_shape = None
         self._pad_buf = None
+        self._keep = True
+        self._xp = None
 
     def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
         """(N, O, OH, OW) for an input of shape (N, C, H, W)."""
@@ -108,21 +122,36 @@ class Conv2d(Module):
                 f"{self._label()}: input {x.shape[2]}x{x.shape[3]} with padding {self._pad} "
                 f"is smaller than the {kh}x{kw} kernel"
             )
-        xp = self._padded(x)
         has_b = self.bias is not None
-        cols = im2col_cm(xp, kh, kw, sh, sw, oh, ow, out=self._cols, ones=has_b)
-        w2 = self.weight.data.reshape(self.out_channels, -1)
-        if has_b:  # the bias rides in the GEMM against the ones row of cols
+        o, ck, p = self.out_channels, self.in_channels * kh * kw, oh * ow
+        rows, per_image = ck + has_b, (ck + has_b) * p * x.dtype.itemsize
+        # Columns of a big batch are not kept for backward (it rebuilds them a slice at a
+        # time): that bounds memory at a small cost in time.
+        keep = n * per_image <= _KEEP_COLS_BYTES
+        xp = self._padded(x, copy=not keep)
+        width = n * p if keep else batch_chunks(n, per_image, _CHUNK_BYTES)[0][1] * p
+        cols = self._cols
+        if cols is None or cols.shape != (rows, width) or cols.dtype != x.dtype:
+            cols = np.empty((rows, width), dtype=x.dtype)
+            cols[ck:] = 1  # the ones row: the bias rides in the GEMM
+        w2 = self.weight.data.reshape(o, ck)
+        if has_b:
             w2 = np.concatenate([w2, self.bias.data[:, None]], axis=1)
-        y2 = w2 @ cols  # (O, N*OH*OW): the output in (O, N, OH, OW) memory order
-        self._cols, self._xp_shape = cols, xp.shape
-        self._out_shape = (n, self.out_channels, oh, ow)
-        return y2.reshape(self.out_channels, n, oh, ow).transpose(1, 0, 2, 3)
+        y2 = np.empty((o, n * p), dtype=x.dtype)  # the output in (O, N, OH, OW) memory order
+        for n0, n1 in batch_chunks(n, per_image, _CHUNK_BYTES):
+            part = cols[:, n0 * p : n1 * p] if keep else cols[:, : (n1 - n0) * p]
+            im2col_into(xp[n0:n1], kh, kw, sh, sw, oh, ow, part)
+            np.matmul(w2, part, out=y2[:, n0 * p : n1 * p])
+        self._cols, self._keep, self._xp = cols, keep, (None if keep else xp)
+        self._xp_shape = xp.shape
+        self._out_shape = (n, o, oh, ow)
+        return y2.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
 
-    def _padded(self, x):
-        """x zero-padded into a (C, N)-ordered buffer this layer owns (border stays zero)."""
+    def _padded(self, x, copy: bool = False):
+        """x zero-padded into a (C, N)-ordered buffer this layer owns (border stays zero);
+        x itself when there is no padding, unless ``copy``."""
         pt, pb, pl, pr = self._pad
-        if pt == pb == pl == pr == 0:
+        if pt == pb == pl == pr == 0 and not copy:
             return x
         n, c, h, w = x.shape
         shape = (n, c, h + pt + pb, w + pl + pr)
@@ -136,15 +165,25 @@ class Conv2d(Module):
         dy = check_backward(self, dy, self._out_shape)
         n, o, oh, ow = self._out_shape
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        w = self.weight.data
-        dy2 = dy.astype(w.dtype, copy=False).transpose(1, 0, 2, 3).reshape(o, n * oh * ow)
+        w, p, cols = self.weight.data, oh * ow, self._cols
+        dy2 = dy.astype(w.dtype, copy=False).transpose(1, 0, 2, 3).reshape(o, n * p)
         ck = w[0].size
-        dwb = dy2 @ self._cols.T  # (O, C*kh*kw [+1]): dW, and db from the ones row
+        wt = w.reshape(o, ck).T
+        dxp = cnhw_empty(self._xp_shape, w.dtype, zero=True)
+        if self._keep:
+            dwb = dy2 @ cols.T  # (O, C*kh*kw [+1]): dW, and db from the ones row
+            col2im_add(wt @ dy2, dxp, kh, kw, sh, sw, oh, ow)
+        else:
+            dwb = np.zeros((o, cols.shape[0]), dtype=w.dtype)
+            for n0, n1 in batch_chunks(n, cols.shape[0] * p * cols.itemsize, _CHUNK_BYTES):
+                part = cols[:, : (n1 - n0) * p]
+                im2col_into(self._xp[n0:n1], kh, kw, sh, sw, oh, ow, part)
+                dyc = dy2[:, n0 * p : n1 * p]
+                dwb += dyc @ part.T
+                col2im_add(wt @ dyc, dxp[n0:n1], kh, kw, sh, sw, oh, ow)
         self.weight.grad += dwb[:, :ck].reshape(w.shape)
         if self.bias is not None:
             self.bias.grad += dwb[:, ck]
-        dcols = w.reshape(o, ck).T @ dy2  # (C*kh*kw, N*OH*OW)
-        dxp = col2im_cm(dcols, self._xp_shape, kh, kw, sh, sw, oh, ow)
         return unpad2d(dxp, self._pad)
 
     def config(self):
