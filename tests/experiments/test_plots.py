@@ -39,8 +39,11 @@ def test_step_loss(tmp_path):
     check(plots.plot_step_loss(series, tmp_path / "s", {"bn": 64, "plain": 64}), (8, 4.5))
 
 
-@pytest.mark.parametrize("values", [[3e-7, 3e-5, 1e-2, 5e-2], None])
-def test_final_vs_setting(tmp_path, values):
+@pytest.mark.parametrize(
+    "values, groups",
+    [([3e-7, 3e-5, 1e-2, 5e-2], None), (None, None), ([800, 1000, 800, 1000], list("aabb"))],
+)
+def test_final_vs_setting(tmp_path, values, groups):
     labels = ["a", "b", "c", "d"]
     p = plots.plot_final_vs_setting(
         labels,
@@ -50,6 +53,7 @@ def test_final_vs_setting(tmp_path, values):
         "learning rate",
         "val acc",
         values=values,
+        groups=groups,
     )
     check(p, (7, 4.5))
 

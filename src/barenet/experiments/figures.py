@@ -33,6 +33,10 @@ _AXIS_NAMES = {
 }
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _by_point(sweep: Sweep) -> dict[str, list[RunRecord]]:
     out: dict[str, list[RunRecord]] = {}
     for r in sweep.runs:
@@ -175,6 +179,15 @@ def make_figures(sweep: Sweep, out_dir: str | os.PathLike | None = None) -> list
         spec = METRICS[metric]
         keys = sweep.varied_keys
         values = [r["varied"].get(keys[0]) for r in rows] if len(keys) == 1 else None
+        x_key, groups = keys[0] if keys else "setting", None
+        if len(keys) == 2:  # a numeric setting on the x axis, one line per value of the other
+            numeric = [k for k in keys if all(_is_number(r["varied"].get(k)) for r in rows)]
+            if numeric:
+                x_key = numeric[0]
+                other = keys[1] if x_key == keys[0] else keys[0]
+                values = [r["varied"].get(x_key) for r in rows]
+                short = other.split(".")[-1]
+                groups = [f"{short}={format_value(r['varied'].get(other))}" for r in rows]
         scale = 100.0 if spec.pct else 1.0
         made.append(
             plots.plot_final_vs_setting(
@@ -182,11 +195,12 @@ def make_figures(sweep: Sweep, out_dir: str | os.PathLike | None = None) -> list
                 [scale * r[f"{metric}_mean"] for r in rows],
                 [scale * r[f"{metric}_std"] for r in rows],
                 fig_dir / "final",
-                xlabel=_AXIS_NAMES.get(keys[0].split(".")[-1], keys[0])
-                if len(keys) == 1
+                xlabel=_AXIS_NAMES.get(x_key.split(".")[-1], x_key)
+                if values is not None
                 else "setting",
                 ylabel=spec.axis,
                 values=values,
+                groups=groups,
             )
         )
     if "steps" in sweep.manifest.get("plots", []):

@@ -136,11 +136,13 @@ def plot_final_vs_setting(
     values: list | None = None,
     log_x: bool | None = None,
     size: tuple[float, float] = (7.0, 4.5),
+    groups: list[str] | None = None,
 ) -> Path:
     """A final metric against the varied setting, with ±std error bars.
 
     Numeric ``values`` give a line (log x axis when ``log_x`` or when they span more
-    than two decades, as learning rates do); otherwise one bar per label.
+    than two decades, as learning rates do), one line per distinct ``groups`` entry
+    when given (a second varied setting); otherwise one bar per label.
     """
     fig, axes = _figure(size)
     ax = axes[0][0]
@@ -153,7 +155,22 @@ def plot_final_vs_setting(
         order = np.argsort(v)
         if log_x is None:
             log_x = bool(np.all(v > 0) and v.max() / v.min() > 100)
-        ax.errorbar(v[order], m[order], yerr=s[order], marker="o", capsize=4, lw=1.6)
+        g = np.asarray(groups if groups is not None else [""] * len(v), dtype=object)[order]
+        names = list(dict.fromkeys(g))
+        for color, name in zip(_colors(len(names)), names):
+            sel = order[g == name]
+            ax.errorbar(
+                v[sel],
+                m[sel],
+                yerr=s[sel],
+                marker="o",
+                capsize=4,
+                lw=1.6,
+                color=color,
+                label=name or None,
+            )
+        if groups is not None:
+            ax.legend(fontsize=8, loc="best")
         if log_x:
             ax.set_xscale("log")
     else:
