@@ -21,8 +21,8 @@ from ..core.module import Module, Parameter, register
 
 # Columns up to this size are kept from forward to backward; bigger ones are rebuilt a
 # cache-sized run of images (_CHUNK_BYTES of columns) at a time.
-_KEEP_COLS_BYTES = 8 << 20
-_CHUNK_BYTES = 1 << 20
+_KEEP_COLS_BYTES = 16 << 20
+_CHUNK_BYTES = 4 << 20
 
 
 def _pair(v, name: str) -> tuple[int, int]:
