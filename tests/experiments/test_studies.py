@@ -71,3 +71,16 @@ def test_cnn_depth_layers(convs):
     assert y.shape == (2, 10)
     with pytest.raises(ValueError, match="cnn-depth"):
         cnn_depth((1, 28, 28), 10, convs=7)
+
+
+def test_regression_study_draws_the_fitted_curves(tmp_path):
+    from barenet.experiments import run_study
+    from barenet.experiments.metrics import outcome_sentence
+    from barenet.experiments.results import load_sweep
+
+    over = {"n_train": 100, "n_test": 50}
+    out = run_study("sine", tmp_path, quick=True, workers=1, overrides=over, progress=None)
+    assert (out / "figures" / "fit.png").stat().st_size > 1000
+    assert not (out / "figures" / "confusion.png").exists()
+    sentence = outcome_sentence(load_sweep(out))
+    assert "test MSE" in sentence and "after" not in sentence  # epochs is a varied setting
