@@ -41,6 +41,8 @@ def _save(fig, path) -> Path:
 def plot_learning_curves(history, path: str | os.PathLike, title: str = "") -> Path:
     """Loss (train and validation) per epoch, with the per-step training loss
     faintly behind it, and accuracy in a second panel when there is one."""
+    from matplotlib.ticker import MaxNLocator
+
     recs = history.epochs
     ep = np.array([r["epoch"] for r in recs], dtype=float)
     has_acc = any(r.get("train_acc") is not None for r in recs)
@@ -50,7 +52,18 @@ def plot_learning_curves(history, path: str | os.PathLike, title: str = "") -> P
     if len(steps) and len(ep):
         first = ep[0] - 1
         xs = first + np.arange(1, len(steps) + 1) * (ep[-1] - first) / len(steps)
-        ax.plot(xs, steps, color="tab:blue", alpha=0.2, lw=0.8, label="train (per step)")
+        ax.plot(xs, steps, color="tab:blue", alpha=0.15, lw=0.6, label="train (per step)")
+        k = max(1, len(steps) // 100)  # a running mean keeps the trend readable
+        if k > 1:
+            smooth = np.convolve(steps, np.ones(k) / k, mode="valid")
+            ax.plot(
+                xs[k - 1 :],
+                smooth,
+                color="tab:blue",
+                alpha=0.6,
+                lw=1,
+                label=f"train (mean of {k} steps)",
+            )
 
     def col(key):
         return np.array([np.nan if r.get(key) is None else r[key] for r in recs], dtype=float)
@@ -59,6 +72,7 @@ def plot_learning_curves(history, path: str | os.PathLike, title: str = "") -> P
     if np.isfinite(col("val_loss")).any():
         ax.plot(ep, col("val_loss"), "s-", color="tab:orange", ms=3, label="validation")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("loss")
     if len(steps) and np.nanmin(steps) > 0 and np.nanmax(steps) / np.nanmin(steps) > 50:
         ax.set_yscale("log")
@@ -71,6 +85,7 @@ def plot_learning_curves(history, path: str | os.PathLike, title: str = "") -> P
         if np.isfinite(col("val_acc")).any():
             ax.plot(ep, 100 * col("val_acc"), "s-", color="tab:orange", ms=3, label="validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("accuracy (%)")
         ax.set_title(f"{title} accuracy".strip())
         ax.grid(alpha=0.3)
