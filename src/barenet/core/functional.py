@@ -95,11 +95,12 @@ def unpad2d(xp: np.ndarray, pad: tuple[int, int, int, int]) -> np.ndarray:
     return xp[..., pt : h - pb, pl : w - pr]
 
 
-# -- channel-major kernels: one GEMM over the whole batch -------------------------------------
-# Conv2d keeps its columns as (C·kh·kw, N·OH·OW) so that y = W₂ cols is a single large GEMM
-# whose (O, N·OH·OW) result is the output in (C, N, H, W) memory order, handed on as an
-# (N, C, H, W) view (a transpose of axes, no copy). NumPy's element-wise ops keep that
-# order, and the next layer's windows read it through strides.
+# -- channel-major kernels ----------------------------------------------------------------------
+# Conv2d lays its columns out as (C·kh·kw, N·OH·OW), so that y = W₂ cols is a GEMM over
+# the whole batch (run by run of images, see batch_chunks) whose (O, N·OH·OW) result is the
+# output in (C, N, H, W) memory order, handed on as an (N, C, H, W) view (a transpose of
+# axes, no copy). NumPy's element-wise ops keep that order, and the next layer's windows
+# read it through strides.
 
 
 def cnhw_empty(shape: tuple[int, ...], dtype, zero: bool = False) -> np.ndarray:
@@ -112,27 +113,6 @@ def cnhw_empty(shape: tuple[int, ...], dtype, zero: bool = False) -> np.ndarray:
 def is_cnhw(a: np.ndarray) -> bool:
     """True when the (N, C, H, W) array ``a`` is a transpose of a C-contiguous (C, N, H, W)."""
     return a.ndim == 4 and a.transpose(1, 0, 2, 3).flags.c_contiguous
-
-
-def im2col_cm(
-    xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int, out=None, ones=False
-) -> np.ndarray:
-    """Columns (C*kh*kw [+1], N*OH*OW) of the padded input xp (N, C, Hp, Wp), any strides.
-
-    cols[(c, i, j), (n, p, q)] = xp[n, c, p*sh + i, q*sw + j]. With ``ones`` a last row
-    of ones is appended, so that a bias folded into the weights lands in the same GEMM.
-    ``out`` is reused when its shape and dtype fit (its ones row is kept).
-    """
-    n, c = xp.shape[:2]
-    rows, m = c * kh * kw, n * oh * ow
-    shape = (rows + int(ones), m)
-    if out is None or out.shape != shape or out.dtype != xp.dtype:
-        out = np.empty(shape, dtype=xp.dtype)
-        if ones:
-            out[rows] = 1
-    win = windows(xp, kh, kw, sh, sw, oh, ow).transpose(1, 2, 3, 0, 4, 5)
-    out[:rows].reshape(c, kh, kw, n, oh, ow)[...] = win
-    return out
 
 
 def batch_chunks(n: int, bytes_per_image: int, budget: int = 1 << 20) -> list[tuple[int, int]]:
@@ -161,32 +141,3 @@ def col2im_add(dcols: np.ndarray, dxp: np.ndarray, kh, kw, sh, sw, oh, ow) -> np
         for j in range(kw):
             d[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] += c6[:, i, j]
     return dxp
-
-
-def col2im_cm(
-    dcols: np.ndarray,
-    xp_shape: tuple[int, ...],
-    kh: int,
-    kw: int,
-    sh: int,
-    sw: int,
-    oh: int,
-    ow: int,
-) -> np.ndarray:
-    """Adjoint of im2col_cm: dcols (C*kh*kw, N*OH*OW) → dxp (N, C, Hp, Wp) in (C, N) order.
-
-    kh*kw strided in-place adds (an assignment for the first offset when windows
-    neither overlap nor leave gaps, so the buffer needs no zero fill).
-    """
-    n, c = xp_shape[:2]
-    c6 = dcols.reshape(c, kh, kw, n, oh, ow)
-    tiles = sh == kh and sw == kw and xp_shape[2] == oh * kh and xp_shape[3] == ow * kw
-    dxp = cnhw_empty(xp_shape, dcols.dtype, zero=not tiles).transpose(1, 0, 2, 3)
-    for i in range(kh):
-        for j in range(kw):
-            view = dxp[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
-            if tiles:
-                view[...] = c6[:, i, j]
-            else:
-                view += c6[:, i, j]
-    return dxp.transpose(1, 0, 2, 3)
