@@ -17,7 +17,7 @@ def add_parser(subparsers) -> None:
         description="Per-layer forward and backward time of a training step (forward, "
         "softmax cross-entropy, backward) on a random batch.",
     )
-    p.add_argument("model", help=f"one of {', '.join(NAMES)}, or a saved model file")
+    p.add_argument("model", help="a named model (mlp, cnn-small, cnn-deep, ...) or a model file")
     p.add_argument("--batch", type=int, default=64, help="batch size (default 64)")
     p.add_argument("--input-shape", default="1,28,28", help="C,H,W of one input (default 1,28,28)")
     p.add_argument("--classes", type=int, default=10, help="number of classes (default 10)")
@@ -35,6 +35,14 @@ def _shape(text: str) -> tuple[int, ...]:
     if not shape or min(shape) < 1:
         raise ValueError(f"--input-shape: sizes must be positive, got {text!r}")
     return shape
+
+
+def _known_names() -> tuple[str, ...]:
+    try:
+        from ..models import MODELS
+    except ImportError:
+        return NAMES
+    return tuple(MODELS)
 
 
 def build_named(name: str, input_shape: tuple[int, ...], num_classes: int):
@@ -86,12 +94,14 @@ def run(args: argparse.Namespace) -> int:
     dtype = np.dtype(args.dtype)
     shape = _shape(args.input_shape)
     bn.seed(args.seed)
-    if args.model in NAMES:
+    if args.model in _known_names():
         model = build_named(args.model, shape, args.classes)
     elif os.path.exists(args.model):
         model = bn.load(args.model)
     else:
-        raise FileNotFoundError(f"{args.model}: no such model file (named models: {NAMES})")
+        raise FileNotFoundError(
+            f"{args.model}: no such model file (named models: {', '.join(_known_names())})"
+        )
     model.to(dtype).train()
     rng = np.random.default_rng(args.seed)
     x = rng.standard_normal((args.batch, *shape)).astype(dtype)
