@@ -364,6 +364,7 @@ def main() -> int:
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
     }
+    info["loadavg_at_start"] = os.getloadavg()[0]
     gemm = gemm_gflops()
     info["gemm_gflops_float32"] = gemm
     results = {}
@@ -380,6 +381,7 @@ def main() -> int:
             if torch is not None:
                 res["memory_mb"]["torch"] = measure_memory("torch", name, ARGS.threads)
         results[name] = res
+    info["loadavg_at_end"] = os.getloadavg()[0]
     report = {"info": info, "models": results}
     print(format_table(report))
     path = ARGS.json or os.path.join(
@@ -401,7 +403,15 @@ def format_table(report: dict) -> str:
         f"{d.get('num_threads')} threads)"
         for d in info["blas"]
     )
-    lines = [
+    busy = max(info.get("loadavg_at_start", 0), info.get("loadavg_at_end", 0))
+    note = []
+    if busy > os.cpu_count():
+        note = [
+            f"note: load average {busy:.1f} on {os.cpu_count()} cores: other processes share "
+            "the CPU, so timings (and, less so, ratios) are not representative",
+            "",
+        ]
+    lines = note + [
         f"numpy {info['numpy']} [{blas}]   torch {info['torch']} "
         f"({info['torch_threads']} threads)   float32 GEMM peak {info['gemm_gflops_float32']:.1f} "
         "GFLOP/s",
