@@ -196,3 +196,15 @@ def test_interrupted_first_save_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         bn.save(bn.Linear(3, 4), tmp_path / "new.safetensors")
     assert calls and os.listdir(tmp_path) == []
+
+
+def test_saved_files_get_the_usual_mode_not_mkstemps_0600(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = bn.save(bn.Sequential(bn.Linear(2, 2)), tmp_path / "m.safetensors")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644

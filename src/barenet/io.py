@@ -15,13 +15,16 @@ Files are written to a temporary file in the same folder and renamed into place.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import struct
 import tempfile
 import zipfile
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -48,24 +51,45 @@ class ModelFileError(ValueError):
     """A model file that is corrupt, truncated, or not barenet's."""
 
 
-def atomic_write_bytes(path: str | os.PathLike, chunks) -> None:
-    """Write byte chunks to ``path`` through a temporary file and ``os.replace``."""
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
+    """Open a temporary file next to ``path``; rename it over ``path`` on success.
+
+    On any exception the temporary file is removed and ``path`` is left untouched,
+    so a crash never leaves half a file under the final name. ``mode``: "wb" or "w"
+    (UTF-8 text, newlines as written).
+    """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic_open: mode must be 'wb' or 'w', got {mode!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            for c in chunks:
-                f.write(c)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+        kwargs = {"encoding": "utf-8", "newline": ""} if mode == "w" else {}
+        with os.fdopen(fd, mode, **kwargs) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes | Iterable[bytes]) -> None:
+    """Write ``data`` (bytes, or an iterable of byte chunks) to ``path`` atomically."""
+    chunks = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
+    with atomic_open(path, "wb") as f:
+        for c in chunks:
+            f.write(c)
 
 
 def save_tensors(path, tensors: dict[str, np.ndarray], meta: dict[str, str]) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._fileutil import atomic_write_bytes
+from ..io import atomic_write_bytes
 
 __all__ = ["IDX_DTYPES", "read_idx", "parse_idx", "write_idx", "read_idx_pair", "read_idx_bytes"]
 

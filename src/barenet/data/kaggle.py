@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._fileutil import atomic_open
+from ..io import atomic_open
 
 __all__ = ["read_digit_csv", "kaggle_train", "kaggle_test", "write_submission"]
 
