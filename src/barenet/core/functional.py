@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .parallel import chunked, copy_into
+
 
 def out_size(size: int, k: int, s: int, lo: int, hi: int) -> int:
     """Output length of a window sweep: floor((size + lo + hi - k) / s) + 1."""
@@ -127,17 +129,25 @@ def im2col_into(xp: np.ndarray, kh, kw, sh, sw, oh, ow, out: np.ndarray) -> np.n
     (rows, n*OH*OW), which may be a strided view (rows past C*kh*kw are left alone)."""
     n, c = xp.shape[:2]
     win = windows(xp, kh, kw, sh, sw, oh, ow).transpose(1, 2, 3, 0, 4, 5)
-    out[: c * kh * kw].reshape(c, kh, kw, n, oh, ow)[...] = win
+    copy_into(out[: c * kh * kw].reshape(c, kh, kw, n, oh, ow), win)  # on every core
     return out
 
 
 def col2im_add(dcols: np.ndarray, dxp: np.ndarray, kh, kw, sh, sw, oh, ow) -> np.ndarray:
     """dxp[n, c, p*sh+i, q*sw+j] += dcols[(c, i, j), (n, p, q)]: kh*kw strided in-place adds
-    into dxp (n, C, Hp, Wp) (any strides, e.g. a slice of a larger batch)."""
+    into dxp (n, C, Hp, Wp) (any strides, e.g. a slice of a larger batch). Channels are
+    split over threads; each pixel gets its adds in the same order whatever the split."""
     n, c = dxp.shape[:2]
     c6 = dcols.reshape(c, kh, kw, n, oh, ow)
     d = dxp.transpose(1, 0, 2, 3)
-    for i in range(kh):
-        for j in range(kw):
-            d[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] += c6[:, i, j]
+
+    def add(c0: int, c1: int) -> None:
+        dc, cc = d[c0:c1], c6[c0:c1]
+        for i in range(kh):
+            for j in range(kw):
+                dc[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] += cc[
+                    :, i, j
+                ]
+
+    chunked(add, c, dcols.nbytes)
     return dxp

@@ -18,6 +18,7 @@ from ..core.functional import (
     unpad2d,
 )
 from ..core.module import Module, Parameter, register
+from ..core.parallel import copy_into
 
 # Columns up to this size are kept from forward to backward; bigger ones are rebuilt a
 # cache-sized run of images (_CHUNK_BYTES of columns) at a time.
@@ -158,7 +159,7 @@ class Conv2d(Module):
         buf = self._pad_buf
         if buf is None or buf.shape != shape or buf.dtype != x.dtype:
             buf = self._pad_buf = cnhw_empty(shape, x.dtype, zero=True)
-        buf[:, :, pt : pt + h, pl : pl + w] = x
+        copy_into(buf[:, :, pt : pt + h, pl : pl + w], x)
         return buf
 
     def backward(self, dy):

@@ -13,6 +13,7 @@ import numpy as np
 from ..core.checks import as_input, check_backward
 from ..core.functional import cnhw_empty, is_cnhw, out_size, windows
 from ..core.module import Module, register
+from ..core.parallel import chunked
 from .conv import _pair
 
 
@@ -111,22 +112,34 @@ class MaxPool2d(_Pool2d):
     def forward(self, x):
         x, oh, ow = self._check(x)
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        # One strided view per window offset t = i*kw + j: y is their running maximum
-        # (np.maximum propagates NaN, as PyTorch does) and idx the first offset that holds it.
-        views = [
-            x[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
-            for i in range(kh)
-            for j in range(kw)
-        ]
-        y = np.empty_like(views[0])  # keeps x's memory order
-        np.copyto(y, views[0])
-        for v in views[1:]:
-            np.maximum(y, v, out=y)
-        idx = _first_max(views, y)
-        nan = np.isnan(y)
-        if nan.any():  # the gradient goes to the window's last NaN (as PyTorch's kernel)
-            flipped = np.stack([np.isnan(v) for v in views[::-1]], axis=-1).argmax(axis=-1)
-            np.copyto(idx, (kh * kw - 1 - flipped).astype(idx.dtype), where=nan)
+        # y and idx in x's memory order ((C, N, H, W) after a Conv2d), split over threads
+        # along the outer axis of that order.
+        shape, it = self._out_shape, np.uint8 if kh * kw <= 255 else np.int32
+        ax = 1 if is_cnhw(x) else 0
+        make = cnhw_empty if ax else (lambda sh_, dt: np.empty(sh_, dtype=dt))
+        y, idx = make(shape, x.dtype), make(shape, it)
+
+        def run(lo, hi):  # images (or channels) lo..hi-1: their windows are disjoint from others'
+            sl = (slice(None),) * ax + (slice(lo, hi),)
+            xs, ys = x[sl], y[sl]
+            # One strided view per window offset t = i*kw + j: y is their running maximum
+            # (np.maximum propagates NaN, as PyTorch does) and idx the first offset holding it.
+            views = [
+                xs[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+                for i in range(kh)
+                for j in range(kw)
+            ]
+            np.copyto(ys, views[0])
+            for v in views[1:]:
+                np.maximum(ys, v, out=ys)
+            ids = idx[sl]
+            ids[...] = _first_max(views, ys)
+            nan = np.isnan(ys)
+            if nan.any():  # the gradient goes to the window's last NaN (as PyTorch's kernel)
+                flipped = np.stack([np.isnan(v) for v in views[::-1]], axis=-1).argmax(axis=-1)
+                np.copyto(ids, (kh * kw - 1 - flipped).astype(ids.dtype), where=nan)
+
+        chunked(run, x.shape[ax], x.nbytes)
         self._cache = idx
         return y
 
@@ -149,13 +162,20 @@ class MaxPool2d(_Pool2d):
             dx = cnhw_empty(self._in_shape, dy.dtype, zero=not covered)
         else:
             dx = (np.empty if covered else np.zeros)(self._in_shape, dtype=dy.dtype)
-        for t in range(kh * kw):
-            i, j = divmod(t, kw)
-            view = dx[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
-            if disjoint:  # every input pixel belongs to at most one window
-                np.multiply(dy, idx == t, out=view)
-            else:
-                view += dy * (idx == t)
+        ax = 1 if cnhw else 0
+
+        def run(lo, hi):  # images (or channels) lo..hi-1, split over threads
+            sl = (slice(None),) * ax + (slice(lo, hi),)
+            dxs, dys, ids = dx[sl], dy[sl], idx[sl]
+            for t in range(kh * kw):
+                i, j = divmod(t, kw)
+                view = dxs[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+                if disjoint:  # every input pixel belongs to at most one window
+                    np.multiply(dys, ids == t, out=view)
+                else:
+                    view += dys * (ids == t)
+
+        chunked(run, dx.shape[ax], dx.nbytes)
         return dx
 
 

@@ -1,0 +1,151 @@
+"""Split big element-wise jobs over a few threads.
+
+NumPy releases the GIL inside ufunc loops and array copies, so a large copy or
+comparison split into disjoint chunks runs on several cores at once. ``chunked``
+calls ``fn(lo, hi)`` for consecutive ranges covering ``0..n`` on a persistent
+thread pool, the calling thread taking the last range itself. Each call must write
+only its own part of the output, so results do not depend on the thread count
+(no reduction is ever split).
+
+The thread count is ``BARENET_NUM_THREADS`` when set (1 disables threading), else
+the BLAS thread setting (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
+``MKL_NUM_THREADS``) capped by ``os.cpu_count()``. Never call it from inside one
+of its own chunks or around a BLAS call: they would compete for the same cores.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+# Below this many bytes of output a job runs on the calling thread: handing work to
+# another thread costs tens of microseconds.
+MIN_BYTES = 1 << 18
+
+# Ranges per thread: small enough to even out a paused thread, big enough to be cheap.
+_PIECES = 4
+
+_PREFIX = "barenet-worker"
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+def num_threads() -> int:
+    """Threads the element-wise kernels may use (>= 1)."""
+    cores = os.cpu_count() or 1
+    env = os.environ.get("BARENET_NUM_THREADS")
+    if env is not None:
+        try:
+            want = int(env)
+        except ValueError:
+            raise ValueError(f"BARENET_NUM_THREADS must be an integer, got {env!r}") from None
+        return max(1, want)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        v = os.environ.get(var, "")
+        if v.isdigit() and int(v) > 0:
+            return max(1, min(cores, int(v)))
+    return max(1, cores)
+
+
+def _get_pool(k: int) -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    if _pool is None or _pool_size < k - 1:
+        if _pool is not None:
+            _pool.shutdown(wait=True)
+        _pool = ThreadPoolExecutor(max_workers=k - 1, thread_name_prefix=_PREFIX)
+        _pool_size = k - 1
+    return _pool
+
+
+def splits(n: int, nbytes: int) -> list[tuple[int, int]]:
+    """Ranges (lo, hi) over 0..n-1, one per thread: a single range when the job of
+    ``nbytes`` is small, n < 2, or only one thread is allowed."""
+    k = min(num_threads(), n) if nbytes >= MIN_BYTES else 1
+    if k <= 1:
+        return [(0, n)]
+    bounds = [n * i // k for i in range(k + 1)]
+    return [(bounds[i], bounds[i + 1]) for i in range(k)]
+
+
+def chunked(fn: Callable[[int, int], object], n: int, nbytes: int) -> None:
+    """Run ``fn(lo, hi)`` over ranges covering 0..n-1, in parallel when the job of
+    ``nbytes`` bytes is big enough; returns when every range is done (re-raising the
+    first error).
+
+    The job is cut into a few ranges per thread, handed out in order to whichever
+    thread is free (the caller included): a thread the OS pauses does not hold up
+    the others. Which thread runs a range never changes what it writes.
+    """
+    parts = splits(n, nbytes)
+    if len(parts) == 1 or threading.current_thread().name.startswith(_PREFIX):
+        fn(0, n)  # small, single-threaded, or already inside a chunk: no nesting
+        return
+    k = len(parts)
+    m = min(n, k * _PIECES)
+    bounds = [n * i // m for i in range(m + 1)]
+    ticket = itertools.count()
+
+    def worker():
+        while (i := next(ticket)) < m:
+            fn(bounds[i], bounds[i + 1])
+
+    pool = _get_pool(k)
+    futures = [pool.submit(worker) for _ in range(k - 1)]
+    try:
+        worker()
+    finally:
+        for f in futures:
+            f.result()
+
+
+def outer_axis(a: np.ndarray) -> int:
+    """The axis of ``a`` with the largest stride among those longer than 1 (the outermost
+    in memory), along which chunks are contiguous blocks; 0 for a 0-d or all-ones shape."""
+    best, axis = -1, 0
+    for ax, (size, st) in enumerate(zip(a.shape, a.strides)):
+        if size > 1 and abs(st) > best:
+            best, axis = abs(st), ax
+    return axis
+
+
+def _sl(a: np.ndarray, axis: int, lo: int, hi: int) -> np.ndarray:
+    idx = [slice(None)] * a.ndim
+    idx[axis] = slice(lo, hi)
+    return a[tuple(idx)]
+
+
+def map_into(ufunc, out: np.ndarray, *args, axis: int | None = None, **kw) -> np.ndarray:
+    """``ufunc(*args, out=out, **kw)`` split along ``axis`` of out (default its outermost
+    axis in memory); every array argument must have out's shape (scalars are passed
+    as they are). Returns out."""
+    if out.ndim == 0:
+        ufunc(*args, out=out, **kw)
+        return out
+    ax = outer_axis(out) if axis is None else axis
+
+    def run(lo, hi):
+        parts = [_sl(a, ax, lo, hi) if isinstance(a, np.ndarray) and a.ndim else a for a in args]
+        ufunc(*parts, out=_sl(out, ax, lo, hi), **kw)
+
+    chunked(run, out.shape[ax], out.nbytes)
+    return out
+
+
+def copy_into(dst: np.ndarray, src: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """``dst[...] = src`` (same shapes), split along ``axis`` of dst (default its outermost
+    axis in memory). Returns dst."""
+    if dst.ndim == 0:
+        dst[...] = src
+        return dst
+    ax = outer_axis(dst) if axis is None else axis
+
+    def run(lo, hi):
+        _sl(dst, ax, lo, hi)[...] = _sl(src, ax, lo, hi)
+
+    chunked(run, dst.shape[ax], dst.nbytes)
+    return dst

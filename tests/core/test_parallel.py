@@ -1,0 +1,94 @@
+"""The thread helper: ranges cover the job, errors surface, and every kernel that uses
+it gives bit-identical results whatever the thread count."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import barenet as bn
+from barenet.core import parallel
+from barenet.core.functional import cnhw_empty
+
+
+def test_num_threads_env(monkeypatch):
+    monkeypatch.setenv("BARENET_NUM_THREADS", "3")
+    assert parallel.num_threads() == 3
+    monkeypatch.setenv("BARENET_NUM_THREADS", "0")
+    assert parallel.num_threads() == 1
+    monkeypatch.setenv("BARENET_NUM_THREADS", "two")
+    with pytest.raises(ValueError, match="BARENET_NUM_THREADS"):
+        parallel.num_threads()
+    monkeypatch.delenv("BARENET_NUM_THREADS")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert parallel.num_threads() == 1
+
+
+@pytest.mark.parametrize("threads, n", [("1", 10), ("2", 1), ("3", 10), ("4", 37)])
+def test_chunked_covers_every_index_once(monkeypatch, threads, n):
+    monkeypatch.setenv("BARENET_NUM_THREADS", threads)
+    hits = np.zeros(n, dtype=np.int64)
+
+    def fn(lo, hi):
+        hits[lo:hi] += 1
+
+    parallel.chunked(fn, n, 1 << 30)
+    np.testing.assert_array_equal(hits, 1)
+    assert len(parallel.splits(n, 0)) == 1  # a small job stays on the calling thread
+
+
+def test_chunked_reraises_and_does_not_nest(monkeypatch):
+    monkeypatch.setenv("BARENET_NUM_THREADS", "2")
+
+    def bad(lo, hi):
+        if lo > 0:
+            raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        parallel.chunked(bad, 8, 1 << 30)
+    seen = []
+
+    def outer(lo, hi):
+        parallel.chunked(lambda a, b: seen.append((a, b)), 4, 1 << 30)
+
+    parallel.chunked(outer, 2, 1 << 30)
+    assert sorted(seen).count((0, 4)) >= 1 and all(b - a in (1, 2, 4) for a, b in seen)
+
+
+def test_map_and_copy_into(monkeypatch):
+    monkeypatch.setenv("BARENET_NUM_THREADS", "2")
+    monkeypatch.setattr(parallel, "MIN_BYTES", 0)
+    a = np.arange(24.0).reshape(2, 3, 4).transpose(1, 0, 2)
+    out = np.empty_like(a)
+    parallel.map_into(np.multiply, out, a, 2.0)
+    np.testing.assert_array_equal(out, a * 2)
+    dst = np.zeros((3, 2, 4))
+    parallel.copy_into(dst, a)
+    np.testing.assert_array_equal(dst, a)
+
+
+def _run_net(x, dy_seed=1):
+    bn.seed(0)
+    net = bn.Sequential(
+        bn.Conv2d(2, 4, 3, padding=1), bn.ReLU(), bn.MaxPool2d(2), bn.Conv2d(4, 3, 3), bn.ReLU()
+    )
+    y = net(x)
+    dy = np.random.default_rng(dy_seed).standard_normal(y.shape).astype(y.dtype)
+    dx = net.backward(dy)
+    return [y, dx] + [p.grad.copy() for p in net.parameters()]
+
+
+@pytest.mark.parametrize("layout", ["nchw", "cnhw"])
+def test_kernels_bit_identical_across_thread_counts(monkeypatch, layout):
+    monkeypatch.setattr(parallel, "MIN_BYTES", 0)  # thread even the tiny test arrays
+    x = np.random.default_rng(0).standard_normal((5, 2, 10, 9)).astype(np.float32)
+    if layout == "cnhw":
+        xc = cnhw_empty(x.shape, x.dtype)
+        xc[...] = x
+        x = xc
+    monkeypatch.setenv("BARENET_NUM_THREADS", "1")
+    ref = _run_net(x)
+    for threads in ("2", "3"):
+        monkeypatch.setenv("BARENET_NUM_THREADS", threads)
+        for a, b in zip(ref, _run_net(x)):
+            np.testing.assert_array_equal(a, b)
