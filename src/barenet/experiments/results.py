@@ -222,8 +222,9 @@ def fmt_mean_std(mean: float | None, std: float, n: int, pct: bool = False) -> s
 
 
 def runs_cell(row: dict) -> str:
-    """``"3"``, ``"2 (1 failed)"``, ``"3 (1 diverged)"``: finished runs and what went wrong."""
-    notes = [f"{row[k]} {k}" for k in ("failed", "diverged") if row.get(k)]
+    """``"3"``, ``"2 (1 failed)"``, ``"3 (1 diverged)"``, ``"1 (2 pending)"``: finished runs,
+    and the runs that went wrong or have not finished yet."""
+    notes = [f"{row[k]} {k}" for k in ("failed", "diverged", "pending") if row.get(k)]
     return f"{row['n']}" + (f" ({', '.join(notes)})" if notes else "")
 
 
