@@ -82,6 +82,24 @@ def test_batch_chunks_cover_the_batch():
         assert runs[0][0] == 0 and runs[-1][1] == n
         assert all(a[1] == b[0] for a, b in zip(runs, runs[1:]))
         assert all(n1 > n0 for n0, n1 in runs)
+        sizes = [n1 - n0 for n0, n1 in runs]
+        assert max(sizes) - min(sizes) < len(runs)  # no small remainder run
+        assert max(sizes) * per <= max(budget, per)  # a run stays within its budget
+    assert [b - a for a, b in batch_chunks(100, 1, 47)] == [34, 34, 32]
+
+
+def test_conv_eval_runs_match_train_runs(monkeypatch):
+    # inference takes bigger runs of images than training: same output either way
+    monkeypatch.setattr(conv_mod, "_KEEP_COLS_BYTES", 0)
+    monkeypatch.setattr(conv_mod, "_CHUNK_BYTES", 1)
+    monkeypatch.setattr(conv_mod, "_EVAL_CHUNK_BYTES", 3000)
+    x = np.random.default_rng(5).standard_normal((7, 2, 6, 6))
+    layer = bn.Conv2d(2, 3, 3, padding=1).to(np.float64)
+    y_train = layer(x)
+    y_eval = layer.eval()(x)
+    np.testing.assert_allclose(y_eval, y_train, rtol=1e-12, atol=1e-12)
+    dx = layer.backward(np.ones_like(y_eval))  # backward after an eval forward still works
+    assert dx.shape == x.shape
 
 
 @pytest.mark.parametrize("k, s", [(2, None), (3, 2), (3, 1), ((2, 3), (2, 3))])

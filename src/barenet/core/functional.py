@@ -119,8 +119,11 @@ def is_cnhw(a: np.ndarray) -> bool:
 
 def batch_chunks(n: int, bytes_per_image: int, budget: int = 1 << 20) -> list[tuple[int, int]]:
     """Split images 0..n-1 into runs (n0, n1) of about ``budget`` bytes of columns each,
-    so that a GEMM consuming a run right after it is written reads it from cache."""
+    so that a GEMM consuming a run right after it is written reads it from cache. The runs
+    are about equal (the last one at most a few images shorter), never a small remainder."""
     step = max(1, min(n, budget // max(1, bytes_per_image)))
+    runs = -(-n // step)
+    step = -(-n // runs)
     return [(n0, min(n, n0 + step)) for n0 in range(0, n, step)]
 
 

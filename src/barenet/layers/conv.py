@@ -21,9 +21,12 @@ from ..core.module import Module, Parameter, register
 from ..core.parallel import copy_into
 
 # Columns up to this size are kept from forward to backward; bigger ones are rebuilt a
-# cache-sized run of images (_CHUNK_BYTES of columns) at a time.
+# run of images (_CHUNK_BYTES of columns) at a time; inference takes bigger runs, as it
+# keeps nothing for backward. Each run costs a multi-threaded GEMM call whose start-up is
+# milliseconds on a busy machine, so runs are not made cache-sized.
 _KEEP_COLS_BYTES = 16 << 20
-_CHUNK_BYTES = 4 << 20
+_CHUNK_BYTES = 8 << 20
+_EVAL_CHUNK_BYTES = 16 << 20
 
 
 def _pair(v, name: str) -> tuple[int, int]:
@@ -102,6 +105,7 @@ class Conv2d(Module):
         self._out_shape = None
         self._pad_buf = None
         self._keep = True
+        self._budget = _CHUNK_BYTES
         self._xp = None
 
     def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -129,8 +133,9 @@ class Conv2d(Module):
         # Columns of a big batch are not kept for backward (it rebuilds them a slice at a
         # time): that bounds memory at a small cost in time.
         keep = n * per_image <= _KEEP_COLS_BYTES
+        budget = self._budget = _CHUNK_BYTES if self.training else _EVAL_CHUNK_BYTES
         xp = self._padded(x, copy=not keep)
-        width = n * p if keep else batch_chunks(n, per_image, _CHUNK_BYTES)[0][1] * p
+        width = n * p if keep else batch_chunks(n, per_image, budget)[0][1] * p
         cols = self._cols
         if cols is None or cols.shape != (rows, width) or cols.dtype != x.dtype:
             cols = np.empty((rows, width), dtype=x.dtype)
@@ -139,7 +144,7 @@ class Conv2d(Module):
         if has_b:
             w2 = np.concatenate([w2, self.bias.data[:, None]], axis=1)
         y2 = np.empty((o, n * p), dtype=x.dtype)  # the output in (O, N, OH, OW) memory order
-        for n0, n1 in batch_chunks(n, per_image, _CHUNK_BYTES):
+        for n0, n1 in batch_chunks(n, per_image, budget):
             part = cols[:, n0 * p : n1 * p] if keep else cols[:, : (n1 - n0) * p]
             im2col_into(xp[n0:n1], kh, kw, sh, sw, oh, ow, part)
             np.matmul(w2, part, out=y2[:, n0 * p : n1 * p])
@@ -176,7 +181,7 @@ class Conv2d(Module):
             col2im_add(wt @ dy2, dxp, kh, kw, sh, sw, oh, ow)
         else:
             dwb = np.zeros((o, cols.shape[0]), dtype=w.dtype)
-            for n0, n1 in batch_chunks(n, cols.shape[0] * p * cols.itemsize, _CHUNK_BYTES):
+            for n0, n1 in batch_chunks(n, cols.shape[0] * p * cols.itemsize, self._budget):
                 part = cols[:, : (n1 - n0) * p]
                 im2col_into(self._xp[n0:n1], kh, kw, sh, sw, oh, ow, part)
                 dyc = dy2[:, n0 * p : n1 * p]
