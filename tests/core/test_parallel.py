@@ -92,3 +92,24 @@ def test_kernels_bit_identical_across_thread_counts(monkeypatch, layout):
         monkeypatch.setenv("BARENET_NUM_THREADS", threads)
         for a, b in zip(ref, _run_net(x)):
             np.testing.assert_array_equal(a, b)
+
+
+def test_forked_child_gets_a_working_pool(monkeypatch):
+    import multiprocessing as mp
+
+    monkeypatch.setenv("BARENET_NUM_THREADS", "2")
+    parallel.chunked(lambda a, b: None, 4, 1 << 30)  # the parent's pool exists now
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        total = pool.apply_async(_sum_in_chunks, (20,)).get(timeout=30)
+    assert total == sum(range(20))
+
+
+def _sum_in_chunks(n):
+    out = np.zeros(n, dtype=np.int64)
+
+    def fn(lo, hi):
+        out[lo:hi] = np.arange(lo, hi)
+
+    parallel.chunked(fn, n, 1 << 30)
+    return int(out.sum())

@@ -33,6 +33,7 @@ _PIECES = 4
 _PREFIX = "barenet-worker"
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
+_lock = threading.Lock()
 
 
 def num_threads() -> int:
@@ -54,12 +55,20 @@ def num_threads() -> int:
 
 def _get_pool(k: int) -> ThreadPoolExecutor:
     global _pool, _pool_size
-    if _pool is None or _pool_size < k - 1:
-        if _pool is not None:
-            _pool.shutdown(wait=True)
-        _pool = ThreadPoolExecutor(max_workers=k - 1, thread_name_prefix=_PREFIX)
-        _pool_size = k - 1
-    return _pool
+    with _lock:
+        if _pool is None or _pool_size < k - 1:  # a smaller old pool is left to finish
+            _pool = ThreadPoolExecutor(max_workers=k - 1, thread_name_prefix=_PREFIX)
+            _pool_size = k - 1
+        return _pool
+
+
+def _forget_pool() -> None:
+    """In a forked child the pool's threads do not exist: start a new pool on demand."""
+    global _pool, _pool_size, _lock
+    _pool, _pool_size, _lock = None, 0, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def splits(n: int, nbytes: int) -> list[tuple[int, int]]:
@@ -100,7 +109,8 @@ def chunked(fn: Callable[[int, int], object], n: int, nbytes: int) -> None:
         worker()
     finally:
         for f in futures:
-            f.result()
+            if not f.cancel():  # one that never started has nothing left to do: no wait
+                f.result()
 
 
 def outer_axis(a: np.ndarray) -> int:
