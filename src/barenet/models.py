@@ -175,20 +175,26 @@ def cnn_deep(
     hidden: int = 50,
     dropout: float = 0.5,
     activation: str = "relu",
+    convs: int = 6,
 ) -> Sequential:
     """The 21-layer CNN; ``paddings`` defaults to (0,0,0,0,1,1), or all 1 when the
-    input is too small for that (e.g. 8x8)."""
+    input is too small for that (e.g. 8x8). ``convs`` < 6 keeps only the first
+    ``convs`` convolutions (the depth study), with a 2x2 max-pool after every
+    second one and after the last."""
     c, h, w = _image_shape("cnn-deep", input_shape)
     if len(channels) != 6:
         raise ValueError(f"cnn-deep: expected 6 conv channel counts, got {list(channels)}")
+    if not 1 <= int(convs) <= 6:
+        raise ValueError(f"cnn-deep: convs must be in 1..6, got {convs}")
     if paddings is None:
         # The reports' layout needs ((s - 4) // 2 - 4) // 2 >= 2, i.e. s >= 20.
         paddings = (0, 0, 0, 0, 1, 1) if min(h, w) >= 20 else (1,) * 6
+    n = int(convs)
     feats: list[Module] = []
-    for i, (c_out, p) in enumerate(zip(channels, paddings)):
+    for i, (c_out, p) in enumerate(zip(channels[:n], paddings[:n])):
         feats += [Conv2d(c, int(c_out), 3, padding=int(p)), _act(activation)]
         c = int(c_out)
-        if i % 2 == 1:
+        if i % 2 == 1 or i == n - 1:
             feats.append(MaxPool2d(2))
     flat = int(np.prod(_out_shape(feats, input_shape, "cnn-deep")))
     head = [

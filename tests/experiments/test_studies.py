@@ -7,7 +7,7 @@ import pytest
 
 from barenet.cli import main
 from barenet.experiments import STUDIES, apply_quick, expand, load_study
-from barenet.experiments.models import cnn_depth
+from barenet.models import cnn_deep
 
 pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
@@ -47,7 +47,7 @@ def test_study_quick_end_to_end(tmp_path, capsys):
 def test_sweep_command_on_a_toml_file(tmp_path):
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(
-        'seeds = [0]\n[base]\nmodel = "cnn-depth"\ndata = "digits"\nepochs = 1\n'
+        'seeds = [0]\n[base]\nmodel = "cnn-deep"\ndata = "digits"\nepochs = 1\n'
         "limit_train = 200\nplots = false\n[grid]\n"
         '"model_args.convs" = [2, 3]\n'
     )
@@ -62,15 +62,15 @@ def test_sweep_command_on_a_toml_file(tmp_path):
 
 
 @pytest.mark.parametrize("convs", [4, 5, 6])
-def test_cnn_depth_layers(convs):
-    model = cnn_depth((1, 28, 28), 10, convs=convs)
+def test_cnn_deep_with_fewer_convs(convs):
+    model = cnn_deep((1, 28, 28), 10, convs=convs)
     from barenet.layers import Conv2d
 
     assert sum(isinstance(m, Conv2d) for m in model.modules()) == convs
     y = model(np.zeros((2, 1, 28, 28), np.float32))
     assert y.shape == (2, 10)
-    with pytest.raises(ValueError, match="cnn-depth"):
-        cnn_depth((1, 28, 28), 10, convs=7)
+    with pytest.raises(ValueError, match="cnn-deep"):
+        cnn_deep((1, 28, 28), 10, convs=7)
 
 
 def test_regression_study_draws_the_fitted_curves(tmp_path):

@@ -8,7 +8,6 @@
 - :func:`build_report` writes ``report.md`` and a self-contained ``report.html``.
 """
 
-from . import models as _models  # noqa: F401  (registers the studies' architectures)
 from .figures import make_figures
 from .grid import RunSpec, apply_quick, expand, load_config
 from .metrics import METRICS, outcome_sentence
