@@ -27,7 +27,7 @@ def _ctx(model=None, lr=0.1):
     model = model or small_net()
     opt = bn.optim.SGD(model.parameters(), lr=lr)
     return SimpleNamespace(
-        model=model, optimizer=opt, history=History(), logs={}, stop_training=False, epoch=0
+        model=model, optimizer=opt, history=History(), logs={}, stop_training=False, epoch=0, step=0
     )
 
 
@@ -132,23 +132,38 @@ def test_make_schedule_parses_specs():
         make_schedule("step:x", 10)
 
 
-def test_checkpoint_writes_best_only_on_improvement_and_last_every_epoch(tmp_path):
-    ctx = _ctx()
-    written = []
+def _checkpoint_writes(monkeypatch, tmp_path, values, **kw):
+    """(epoch, file) of every write a ModelCheckpoint makes while fed ``values``."""
     import barenet.train.checkpoint as ck
 
-    orig = ck.save_checkpoint
-    ck.save_checkpoint = lambda path, c: written.append((c.logs["epoch"], path.name))
-    try:
-        _feed(ModelCheckpoint(tmp_path, monitor="val_acc"), ctx, [0.5, 0.4, 0.6], key="val_acc")
-    finally:
-        ck.save_checkpoint = orig
-    assert written == [
+    written = []
+    monkeypatch.setattr(ck, "checkpoint_payload", lambda c: c.logs["epoch"])
+    monkeypatch.setattr(ck, "write_checkpoint", lambda path, p: written.append((p, path.name)))
+    cb = ModelCheckpoint(tmp_path, monitor="val_acc", **kw)
+    ctx = _ctx()
+    _feed(cb, ctx, values, key="val_acc")
+    cb.on_train_end(ctx)
+    return written
+
+
+def test_checkpoint_writes_best_only_on_improvement_and_last_every_epoch(tmp_path, monkeypatch):
+    assert _checkpoint_writes(monkeypatch, tmp_path, [0.5, 0.4, 0.6]) == [
         (1, "best.safetensors"),
         (1, "last.safetensors"),
         (2, "last.safetensors"),
         (3, "best.safetensors"),
         (3, "last.safetensors"),
+    ]
+
+
+def test_checkpoint_every_n_epochs_keeps_the_best_epochs_state(tmp_path, monkeypatch):
+    # best at epoch 1 and 3; writes happen at epochs 2 and 4 and at the end (epoch 5)
+    assert _checkpoint_writes(monkeypatch, tmp_path, [0.5, 0.4, 0.6, 0.55, 0.5], every=2) == [
+        (1, "best.safetensors"),
+        (2, "last.safetensors"),
+        (3, "best.safetensors"),
+        (4, "last.safetensors"),
+        (5, "last.safetensors"),
     ]
 
 

@@ -129,9 +129,12 @@ class EarlyStopping(_Monitor):
 
 class ModelCheckpoint(_Monitor):
     """Write the full training state (weights, optimizer, RNGs, loader, history) to
-    ``directory/last.safetensors`` after every epoch and on Ctrl-C, and to
-    ``directory/best.safetensors`` when ``monitor`` improves. Each write goes to a
-    temporary file renamed into place, so an old checkpoint is never half-replaced."""
+    ``directory/last.safetensors`` every ``every`` epochs, at the end and on Ctrl-C,
+    and to ``directory/best.safetensors`` when ``monitor`` improves. Each write goes
+    to a temporary file renamed into place, so an old checkpoint is never
+    half-replaced. With ``every`` > 1 (long runs of tiny epochs, where the writes
+    would dominate) the best state is kept in memory and written with the next
+    scheduled write, so ``best`` still holds the best epoch's exact state."""
 
     def __init__(
         self,
@@ -141,10 +144,16 @@ class ModelCheckpoint(_Monitor):
         save_best: bool = True,
         save_last: bool = True,
         min_delta: float = 0.0,
+        every: int = 1,
     ):
         super().__init__(monitor, mode, min_delta)
+        if int(every) < 1:
+            raise ValueError(f"ModelCheckpoint: every must be >= 1, got {every}")
         self.directory = Path(directory)
         self.save_best, self.save_last = bool(save_best), bool(save_last)
+        self.every = int(every)
+        self._pending_best = None
+        self._last_written: tuple[int, int] | None = None
 
     @property
     def last_path(self) -> Path:
@@ -155,18 +164,30 @@ class ModelCheckpoint(_Monitor):
         return self.directory / "best.safetensors"
 
     def on_epoch_end(self, ctx) -> None:
-        from .checkpoint import save_checkpoint
+        from . import checkpoint as ck
 
         if self.save_best and self._improved(_monitored(ctx, self.monitor, "ModelCheckpoint")):
             self.best = _monitored(ctx, self.monitor, "ModelCheckpoint")
-            save_checkpoint(self.best_path, ctx)
-        if self.save_last:
-            save_checkpoint(self.last_path, ctx)
+            self._pending_best = ck.checkpoint_payload(ctx)
+        if (ctx.epoch + 1) % self.every == 0:
+            self._flush(ctx)
+
+    def on_train_end(self, ctx) -> None:
+        # Only what the schedule left unwritten: with every=1 this writes nothing.
+        self._flush(ctx, last=self._last_written != (ctx.epoch, ctx.step))
 
     def on_interrupt(self, ctx) -> None:
-        from .checkpoint import save_checkpoint
+        self._flush(ctx)
 
-        save_checkpoint(self.last_path, ctx)
+    def _flush(self, ctx, last: bool = True) -> None:
+        from . import checkpoint as ck
+
+        if self._pending_best is not None:
+            ck.write_checkpoint(self.best_path, self._pending_best)
+            self._pending_best = None
+        if last and self.save_last:
+            ck.write_checkpoint(self.last_path, ck.checkpoint_payload(ctx))
+            self._last_written = (ctx.epoch, ctx.step)
 
     def state_dict(self) -> dict:
         return {"best": self.best}

@@ -42,6 +42,17 @@ def _to_json(v):
 
 def save_checkpoint(path: str | os.PathLike, ctx) -> Path:
     """Write the training state of ``ctx`` (a running ``fit``'s context) to ``path``."""
+    return write_checkpoint(path, checkpoint_payload(ctx))
+
+
+def write_checkpoint(path: str | os.PathLike, payload) -> Path:
+    """Write a ``checkpoint_payload`` to ``path`` (atomically)."""
+    save_tensors(path, *payload)
+    return Path(path)
+
+
+def checkpoint_payload(ctx) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """(tensors, metadata) of a checkpoint of ``ctx``: copies, safe to keep in memory."""
     model, opt = ctx.model, ctx.optimizer
     tensors: dict[str, np.ndarray] = {f"model.{k}": v for k, v in model.state_dict().items()}
     opt_sd = opt.state_dict()
@@ -73,8 +84,7 @@ def save_checkpoint(path: str | os.PathLike, ctx) -> Path:
         "spec": json.dumps(model.spec()),
         "training": json.dumps(training),
     }
-    save_tensors(path, tensors, meta)
-    return Path(path)
+    return tensors, meta
 
 
 def load_checkpoint(path: str | os.PathLike, model, optimizer=None) -> dict:

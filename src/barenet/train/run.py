@@ -199,7 +199,10 @@ def run_training(config: dict, out_dir: str | os.PathLike) -> dict:
 
         transform = parse_augment(cfg["augment"]) or None
     monitor = "val_acc" if classify else "val_loss"
-    ckpt = ModelCheckpoint(out / "checkpoints", monitor=monitor)
+    # At most ~50 checkpoint writes a run: for 800 tiny sine epochs they would
+    # otherwise take most of the time.
+    every = max(1, int(cfg["epochs"]) // 50)
+    ckpt = ModelCheckpoint(out / "checkpoints", monitor=monitor, every=every)
     callbacks: list[Callback] = [ckpt]
     sched = make_schedule(cfg["schedule"], int(cfg["epochs"]))
     if sched is not None:
