@@ -62,7 +62,7 @@ def test_fit_confusion_images_filters(tmp_path):
     x = np.linspace(-3, 3, 50)
     check(plots.plot_fit(x, np.sin(x), {"m": (x, 0.9 * np.sin(x))}, tmp_path / "fit"), (7, 4.5))
     cm = np.arange(9).reshape(3, 3)
-    check(plots.plot_confusion(cm, ["a", "b", "c"], tmp_path / "cm"), (7, 6))
+    check(plots.plot_confusion_matrix(cm, ["a", "b", "c"], tmp_path / "cm", svg=True), (5.5, 4.5))
     imgs = np.random.default_rng(0).random((7, 1, 8, 8))
     caps = [str(i) for i in range(7)]
     check(plots.plot_images(imgs, caps, tmp_path / "im", size=(8, 6)), (8, 6))

@@ -121,14 +121,8 @@ def _model_figures(sweep: Sweep, fig_dir: Path, made: list[Path]) -> None:
     pred = logits.argmax(axis=1)
     k = len(d.class_names)
     cm = np.bincount(d.y_test * k + pred, minlength=k * k).reshape(k, k)
-    acc = float(np.mean(pred == d.y_test))
     made.append(
-        plots.plot_confusion(
-            cm,
-            d.class_names,
-            fig_dir / "confusion",
-            title=f"{label} — test accuracy {100 * acc:.1f} %",
-        )
+        plots.plot_confusion_matrix(cm, d.class_names, fig_dir / "confusion", label, svg=True)
     )
     wrong = np.flatnonzero(pred != d.y_test)[:12]
     if len(wrong) and len(d.input_shape) == 3:

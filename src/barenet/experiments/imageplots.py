@@ -1,4 +1,5 @@
-"""Image-like figures: confusion matrix, image grids, convolution filters."""
+"""Image-like figures: image grids and convolution filters (the confusion matrix is
+:func:`barenet.train.plots.plot_confusion_matrix`)."""
 
 from __future__ import annotations
 
@@ -7,43 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._mpl import _figure, _save
+from ..plotting import new_figure, save_figure
 
-__all__ = ["plot_confusion", "plot_images", "plot_filters"]
-
-
-def plot_confusion(
-    cm: np.ndarray,
-    class_names: list[str],
-    path: str | os.PathLike,
-    title: str = "",
-    size: tuple[float, float] = (7.0, 6.0),
-) -> Path:
-    """Confusion matrix ``cm: (K, K)`` (rows true, columns predicted), counts in cells."""
-    fig, axes = _figure(size)
-    ax = axes[0][0]
-    cm = np.asarray(cm)
-    im = ax.imshow(cm, cmap="Blues")
-    k = len(cm)
-    ax.set_xticks(range(k), class_names, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(k), class_names, fontsize=8)
-    thresh = cm.max() / 2 if cm.size else 0
-    for i, j in np.ndindex(cm.shape):
-        ax.text(
-            j,
-            i,
-            str(cm[i, j]),
-            ha="center",
-            va="center",
-            fontsize=7,
-            color="white" if cm[i, j] > thresh else "black",
-        )
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    fig.colorbar(im, ax=ax, shrink=0.8, label="images")
-    if title:
-        ax.set_title(title, fontsize=10)
-    return _save(fig, path)
+__all__ = ["plot_images", "plot_filters"]
 
 
 def plot_images(
@@ -59,7 +26,7 @@ def plot_images(
     n = max(1, len(images))
     rows = int(np.ceil(n / cols))
     size = size or (8.0, 8.0 / cols * 1.25 * rows + (0.4 if title else 0.1))
-    fig, axes = _figure(size, ncols=cols, nrows=rows)
+    fig, axes = new_figure(size, ncols=cols, nrows=rows)
     for i, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if i < len(images):
@@ -67,7 +34,7 @@ def plot_images(
             ax.set_title(captions[i], fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path, svg=True)
 
 
 def plot_filters(weight: np.ndarray, path: str | os.PathLike, title: str = "", size=None) -> Path:

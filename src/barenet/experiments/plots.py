@@ -12,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._mpl import DPI, _cmap, _colors, _figure, _integer_ticks, _save
-from .imageplots import plot_confusion, plot_filters, plot_images
+from .. import plotting
+from ..plotting import DPI, integer_ticks, new_figure, save_figure
+from ..train.plots import plot_confusion_matrix
+from .imageplots import plot_filters, plot_images
 
 _LABELS = {
     "train_loss": "training loss",
@@ -28,7 +30,7 @@ __all__ = [
     "plot_step_loss",
     "plot_final_vs_setting",
     "plot_fit",
-    "plot_confusion",
+    "plot_confusion_matrix",
     "plot_images",
     "plot_filters",
     "plot_grad_flow",
@@ -66,8 +68,8 @@ def plot_curves(
         if any(e.get(m) is not None for h in series.values() for run in h for e in run)
     ]
     present = present or list(metrics[:1])
-    fig, axes = _figure(size, ncols=len(present))
-    colors = _colors(len(series))
+    fig, axes = new_figure(size, ncols=len(present))
+    colors = plotting.colors(len(series))
     for ax, metric in zip(axes[0], present):
         for color, (label, runs) in zip(colors, series.items()):
             ys = [
@@ -78,7 +80,7 @@ def plot_curves(
             if ys:
                 _band(ax, np.arange(1, max(map(len, ys)) + 1), ys, color, label)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(_integer_ticks())
+        ax.xaxis.set_major_locator(integer_ticks())
         ax.set_ylabel(_LABELS.get(metric, metric))
         ax.grid(alpha=0.3)
         if metric.endswith("loss") and _spans_decades(ax):
@@ -86,7 +88,7 @@ def plot_curves(
     axes[0][-1].legend(fontsize=8, loc="best", title_fontsize=8)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path, svg=True)
 
 
 def _spans_decades(ax) -> bool:
@@ -106,9 +108,9 @@ def plot_step_loss(
 
     ``series``: label -> per-seed arrays of per-step losses; ``batch_sizes``: label -> batch size.
     """
-    fig, axes = _figure(size)
+    fig, axes = new_figure(size)
     ax = axes[0][0]
-    for color, (label, runs) in zip(_colors(len(series)), series.items()):
+    for color, (label, runs) in zip(plotting.colors(len(series)), series.items()):
         runs = [np.asarray(r, float) for r in runs if len(r)]
         if not runs:
             continue
@@ -123,7 +125,7 @@ def plot_step_loss(
     ax.legend(fontsize=8, loc="best")
     if title:
         ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path, svg=True)
 
 
 def plot_final_vs_setting(
@@ -144,7 +146,7 @@ def plot_final_vs_setting(
     than two decades, as learning rates do), one line per distinct ``groups`` entry
     when given (a second varied setting); otherwise one bar per label.
     """
-    fig, axes = _figure(size)
+    fig, axes = new_figure(size)
     ax = axes[0][0]
     m, s = np.asarray(means, float), np.asarray(stds, float)
     numeric = values is not None and all(
@@ -157,7 +159,7 @@ def plot_final_vs_setting(
             log_x = bool(np.all(v > 0) and v.max() / v.min() > 100)
         g = np.asarray(groups if groups is not None else [""] * len(v), dtype=object)[order]
         names = list(dict.fromkeys(g))
-        for color, name in zip(_colors(len(names)), names):
+        for color, name in zip(plotting.colors(len(names)), names):
             sel = order[g == name]
             ax.errorbar(
                 v[sel],
@@ -175,7 +177,7 @@ def plot_final_vs_setting(
             ax.set_xscale("log")
     else:
         x = np.arange(len(labels))
-        ax.bar(x, m, yerr=s, capsize=4, color=_colors(len(labels)), alpha=0.85)
+        ax.bar(x, m, yerr=s, capsize=4, color=plotting.colors(len(labels)), alpha=0.85)
         ax.set_xticks(
             x,
             labels,
@@ -190,7 +192,7 @@ def plot_final_vs_setting(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, axis="y")
-    return _save(fig, path)
+    return save_figure(fig, path, svg=True)
 
 
 def plot_fit(
@@ -202,10 +204,10 @@ def plot_fit(
     size: tuple[float, float] = (7.0, 4.5),
 ) -> Path:
     """A regression fit: the data as points and each model's prediction as a line."""
-    fig, axes = _figure(size)
+    fig, axes = new_figure(size)
     ax = axes[0][0]
     ax.scatter(np.ravel(x_data), np.ravel(y_data), s=6, color="0.6", label="data", zorder=1)
-    for color, (label, (xs, ys)) in zip(_colors(len(curves)), curves.items()):
+    for color, (label, (xs, ys)) in zip(plotting.colors(len(curves)), curves.items()):
         ax.plot(np.ravel(xs), np.ravel(ys), color=color, lw=2, label=label, zorder=2)
     ax.set_xlabel("x")
     ax.set_ylabel("y")
@@ -213,7 +215,7 @@ def plot_fit(
     ax.legend(fontsize=8, loc="best")
     if title:
         ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path, svg=True)
 
 
 def plot_grad_flow(
@@ -230,8 +232,8 @@ def plot_grad_flow(
     """
     k = len(series)
     size = size or (4.2 * k + 1.0, 7.0)
-    fig, axes = _figure(size, ncols=k, nrows=2, sharey="row")
-    cmap = _cmap("viridis")
+    fig, axes = new_figure(size, ncols=k, nrows=2, sharey="row")
+    cmap = plotting.cmap("viridis")
     for col, (label, (names, norms)) in enumerate(series.items()):
         norms = np.atleast_2d(np.asarray(norms, float))
         e, layers = norms.shape
@@ -258,7 +260,7 @@ def plot_grad_flow(
             )
         bottom.set_yscale("log")
         bottom.set_xlabel("epoch")
-        bottom.xaxis.set_major_locator(_integer_ticks())
+        bottom.xaxis.set_major_locator(integer_ticks())
         for ax in (top, bottom):
             ax.grid(alpha=0.3)
         if e <= 8:
@@ -268,4 +270,4 @@ def plot_grad_flow(
     axes[1][0].set_ylabel("weight-gradient norm")
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path, svg=True)

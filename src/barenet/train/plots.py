@@ -6,36 +6,14 @@ state) and written atomically. matplotlib is part of the ``[all]`` extra.
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_write_bytes
+from ..plotting import new_figure, save_figure
 
 __all__ = ["plot_confusion_matrix", "plot_learning_curves", "plot_regression"]
-
-
-def _figure(w: float, h: float, ncols: int = 1):
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError(
-            "plots need matplotlib: pip install 'barenet[all]' (or pip install matplotlib)"
-        ) from None
-    fig = Figure(figsize=(w, h), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
-    return fig, axes
-
-
-def _save(fig, path) -> Path:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    atomic_write_bytes(path, [buf.getvalue()])
-    return Path(path)
 
 
 def plot_learning_curves(history, path: str | os.PathLike, title: str = "") -> Path:
@@ -46,7 +24,8 @@ def plot_learning_curves(history, path: str | os.PathLike, title: str = "") -> P
     recs = history.epochs
     ep = np.array([r["epoch"] for r in recs], dtype=float)
     has_acc = any(r.get("train_acc") is not None for r in recs)
-    fig, axes = _figure(11 if has_acc else 6, 4, 2 if has_acc else 1)
+    fig, grid = new_figure((11 if has_acc else 6, 4), 2 if has_acc else 1)
+    axes = list(grid[0])
     ax = axes[0]
     steps = np.asarray(history.steps, dtype=float)
     if len(steps) and len(ep):
@@ -90,18 +69,23 @@ def plot_learning_curves(history, path: str | os.PathLike, title: str = "") -> P
         ax.set_title(f"{title} accuracy".strip())
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_confusion_matrix(
-    cm: np.ndarray, class_names: list[str] | None, path: str | os.PathLike, title: str = ""
+    cm: np.ndarray,
+    class_names: list[str] | None,
+    path: str | os.PathLike,
+    title: str = "",
+    svg: bool = False,
 ) -> Path:
-    """Row-normalised confusion matrix (truth on rows) with the counts written in."""
+    """Row-normalised confusion matrix ``cm: (K, K)`` (truth on rows) with the counts
+    written in; PNG, plus SVG when ``svg``."""
     cm = np.asarray(cm)
     k = len(cm)
     names = class_names or [str(i) for i in range(k)]
     side = max(4.5, 0.55 * k + 2)
-    fig, (ax,) = _figure(side + 1, side)
+    fig, ((ax,),) = new_figure((side + 1, side))
     rows = cm.sum(axis=1, keepdims=True)
     frac = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
     im = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
@@ -123,7 +107,7 @@ def plot_confusion_matrix(
     ax.set_ylabel("true")
     acc = np.trace(cm) / max(cm.sum(), 1)
     ax.set_title(f"{title} accuracy {100 * acc:.2f} %".strip())
-    return _save(fig, path)
+    return save_figure(fig, path, svg=svg)
 
 
 def plot_regression(
@@ -132,7 +116,7 @@ def plot_regression(
     """Targets as dots and the model's fitted curve, for 1-D inputs ``x: (N, 1)``."""
     x = np.asarray(x, dtype=float).ravel()
     order = np.argsort(x)
-    fig, (ax,) = _figure(6, 4)
+    fig, ((ax,),) = new_figure((6, 4))
     ax.plot(
         x[order],
         np.asarray(y_true, dtype=float).ravel()[order],
@@ -154,4 +138,4 @@ def plot_regression(
     ax.set_title(title or "fit")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    return _save(fig, path)
+    return save_figure(fig, path)
