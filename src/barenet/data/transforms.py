@@ -51,7 +51,7 @@ class Transform:
     """Base class: ``__call__(x, rng=None) -> x'`` of the same shape."""
 
     def __call__(self, x: np.ndarray, rng: RngLike = None) -> np.ndarray:
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} does not define __call__")
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
