@@ -31,6 +31,23 @@ def _ctx(model=None, lr=0.1):
     )
 
 
+def _fit_sgd(blobs, lr, epochs, batch_size, callback):
+    """A seeded small_net trained by SGD on ``blobs`` with one callback; its History."""
+    bn.seed(0)
+    model = small_net()
+    opt = bn.optim.SGD(model.parameters(), lr=lr)
+    return fit(
+        model,
+        bn.SoftmaxCrossEntropy(),
+        opt,
+        *blobs,
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=False,
+        callbacks=[callback],
+    )
+
+
 def _feed(cb, ctx, values, key="val_loss"):
     for i, v in enumerate(values):
         ctx.epoch = i
@@ -66,34 +83,12 @@ def test_early_stopping_maximises_accuracies_and_honours_min_delta():
 
 
 def test_early_stopping_in_fit_with_a_frozen_model(blobs):
-    bn.seed(0)
-    model = small_net()
-    h = fit(
-        model,
-        bn.SoftmaxCrossEntropy(),
-        bn.optim.SGD(model.parameters(), lr=0.0),
-        *blobs,
-        epochs=10,
-        batch_size=32,
-        verbose=False,
-        callbacks=[EarlyStopping(patience=2)],
-    )
+    h = _fit_sgd(blobs, lr=0.0, epochs=10, batch_size=32, callback=EarlyStopping(patience=2))
     assert len(h.epochs) == 3 and h.stopped_reason == "early_stopping"
 
 
 def test_step_and_cosine_schedules_set_the_optimizer_lr(blobs):
-    bn.seed(0)
-    model = small_net()
-    h = fit(
-        model,
-        bn.SoftmaxCrossEntropy(),
-        bn.optim.SGD(model.parameters(), lr=0.4),
-        *blobs,
-        epochs=5,
-        batch_size=32,
-        verbose=False,
-        callbacks=[StepLR(2, gamma=0.5)],
-    )
+    h = _fit_sgd(blobs, lr=0.4, epochs=5, batch_size=32, callback=StepLR(2, gamma=0.5))
     assert [e["lr"] for e in h.epochs] == pytest.approx([0.4, 0.4, 0.2, 0.2, 0.1])
     cos = CosineLR(t_max=4, eta_min=0.1)
     cos.base_lr = 0.5
@@ -205,18 +200,7 @@ def test_a_failed_checkpoint_write_leaves_the_previous_file_and_no_temp(
 
 
 def test_gradient_norm_recorder_adds_per_weight_norms(blobs, tmp_path):
-    bn.seed(0)
-    model = small_net()
-    h = fit(
-        model,
-        bn.SoftmaxCrossEntropy(),
-        bn.optim.SGD(model.parameters(), lr=0.1),
-        *blobs,
-        epochs=2,
-        batch_size=96,
-        verbose=False,
-        callbacks=[GradientNormRecorder()],
-    )
+    h = _fit_sgd(blobs, lr=0.1, epochs=2, batch_size=96, callback=GradientNormRecorder())
     g = h.epochs[0]["grad_norms"]
     assert sorted(g) == ["1.weight", "3.weight"] and all(v > 0 for v in g.values())
     # one step per epoch: the recorded norm is that step's gradient norm
