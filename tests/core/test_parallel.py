@@ -113,3 +113,47 @@ def _sum_in_chunks(n):
 
     parallel.chunked(fn, n, 1 << 30)
     return int(out.sum())
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_for_each_runs_every_job_once_and_restores_the_blas(monkeypatch, threads):
+    monkeypatch.setenv("BARENET_NUM_THREADS", threads)
+    libs = parallel._blas_controllers()
+    before = [c.get_num_threads() for c in libs]
+    hits = np.zeros(23, dtype=np.int64)
+    seen_blas = []
+
+    def job(i, slot):
+        assert 0 <= slot < int(threads)
+        hits[i] += 1
+        seen_blas.extend(c.get_num_threads() for c in libs)
+
+    parallel.for_each(job, 23, gemm=True)
+    np.testing.assert_array_equal(hits, 1)
+    assert all(n == 1 for n in seen_blas)  # GEMMs inside the jobs ran on one BLAS thread
+    assert [c.get_num_threads() for c in libs] == before
+
+
+def test_for_each_reraises_and_scratch_is_per_thread(monkeypatch):
+    monkeypatch.setenv("BARENET_NUM_THREADS", "2")
+    libs = parallel._blas_controllers()
+    before = [c.get_num_threads() for c in libs]
+
+    def bad(i, slot):
+        if i == 3:
+            raise RuntimeError("job 3 failed")
+
+    with pytest.raises(RuntimeError, match="job 3"):
+        parallel.for_each(bad, 8, gemm=True)
+    assert [c.get_num_threads() for c in libs] == before
+    buffers = {}
+
+    def grab(i, slot):
+        a = parallel.scratch("test", (4, 5), np.float32)
+        assert a.shape == (4, 5) and a.dtype == np.float32
+        buffers.setdefault(slot, set()).add(a.__array_interface__["data"][0])
+
+    parallel.for_each(grab, 8)
+    addresses = [next(iter(v)) for v in buffers.values()]
+    assert all(len(v) == 1 for v in buffers.values())  # a thread reuses its buffer
+    assert len(set(addresses)) == len(addresses)  # and no two threads share one

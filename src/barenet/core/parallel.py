@@ -9,8 +9,13 @@ only its own part of the output, so results do not depend on the thread count
 
 The thread count is ``BARENET_NUM_THREADS`` when set (1 disables threading), else
 the BLAS thread setting (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
-``MKL_NUM_THREADS``) capped by ``os.cpu_count()``. Never call it from inside one
-of its own chunks or around a BLAS call: they would compete for the same cores.
+``MKL_NUM_THREADS``) capped by ``os.cpu_count()``. Never call it around a BLAS call:
+they would compete for the same cores (a call from inside a chunk runs serially).
+
+``for_each`` is the other pattern: many small independent jobs (a convolution's
+runs of images), each with its own GEMMs. There the BLAS is set to one thread for
+the duration, so that the jobs, not the BLAS, are what runs side by side; a small
+GEMM on its own core beats a small GEMM split over two.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
@@ -34,6 +40,8 @@ _PREFIX = "barenet-worker"
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _lock = threading.Lock()
+_local = threading.local()  # .inside: this thread is running a job of for_each
+_blas: list | None = None  # threadpoolctl controllers of the loaded BLAS libraries
 
 
 def num_threads() -> int:
@@ -64,8 +72,43 @@ def _get_pool(k: int) -> ThreadPoolExecutor:
 
 def _forget_pool() -> None:
     """In a forked child the pool's threads do not exist: start a new pool on demand."""
-    global _pool, _pool_size, _lock
-    _pool, _pool_size, _lock = None, 0, threading.Lock()
+    global _pool, _pool_size, _lock, _local
+    _pool, _pool_size, _lock, _local = None, 0, threading.Lock(), threading.local()
+
+
+def _inside() -> bool:
+    """True on a pool thread or on a thread running jobs of for_each: work started
+    there stays on that thread."""
+    return getattr(_local, "inside", False) or threading.current_thread().name.startswith(
+        _PREFIX
+    )
+
+
+def _blas_controllers() -> list:
+    """The BLAS libraries whose thread count can be set (empty without threadpoolctl)."""
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _blas = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+        except Exception:  # noqa: BLE001 - no control means: do not run GEMMs side by side
+            _blas = []
+    return _blas
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Run the block with every BLAS library set to one thread, then restore the counts."""
+    libs = _blas_controllers()
+    old = [c.get_num_threads() for c in libs]
+    for c in libs:
+        c.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for c, n in zip(libs, old):
+            c.set_num_threads(n)
 
 
 os.register_at_fork(after_in_child=_forget_pool)
@@ -91,7 +134,7 @@ def chunked(fn: Callable[[int, int], object], n: int, nbytes: int) -> None:
     the others. Which thread runs a range never changes what it writes.
     """
     parts = splits(n, nbytes)
-    if len(parts) == 1 or threading.current_thread().name.startswith(_PREFIX):
+    if len(parts) == 1 or _inside():
         fn(0, n)  # small, single-threaded, or already inside a chunk: no nesting
         return
     k = len(parts)
@@ -111,6 +154,64 @@ def chunked(fn: Callable[[int, int], object], n: int, nbytes: int) -> None:
         for f in futures:
             if not f.cancel():  # one that never started has nothing left to do: no wait
                 f.result()
+
+
+def for_each(fn: Callable[[int, int], object], n: int, gemm: bool = False) -> None:
+    """Call ``fn(i, slot)`` for every job i in 0..n-1, on up to ``num_threads()`` threads.
+
+    Jobs are handed out in order to whichever thread is free; ``slot`` (0..threads-1)
+    names the thread running the job, so ``fn`` can keep one workspace per slot. Each
+    job must write only its own outputs: then the result does not depend on the thread
+    count. ``gemm=True`` says the jobs call BLAS: the BLAS then runs one thread while
+    they do, and where its thread count cannot be set (no threadpoolctl) the jobs run
+    one after another on the calling thread. Returns when all are done, re-raising the
+    first error.
+    """
+    k = min(num_threads(), n)
+    if k > 1 and gemm and not _blas_controllers():
+        k = 1
+    if k <= 1 or _inside():
+        # Serial: still with a one-thread BLAS, so that its threads never wake (an idle
+        # OpenBLAS thread spins for a while after a job, taking a core from ours).
+        with single_threaded_blas() if gemm and not _inside() else nullcontext():
+            for i in range(n):
+                fn(i, 0)
+        return
+    ticket = itertools.count()
+
+    def worker(slot: int) -> None:
+        _local.inside = True
+        try:
+            while (i := next(ticket)) < n:
+                fn(i, slot)
+        finally:
+            _local.inside = False
+
+    with single_threaded_blas() if gemm else nullcontext():
+        pool = _get_pool(k)
+        futures = [pool.submit(worker, s) for s in range(1, k)]
+        try:
+            worker(0)
+        finally:
+            for f in futures:
+                if not f.cancel():
+                    f.result()
+
+
+_scratch = threading.local()
+
+
+def scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A work array of ``shape`` private to the calling thread, reused from call to call
+    (its contents are whatever the thread last left in it). Threads of the pool live as
+    long as the process, so a layer's per-job buffers cost one allocation per thread."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buf = getattr(_scratch, name, None)
+    if buf is None or buf.nbytes < size:
+        buf = np.empty(max(size, 1), dtype=np.uint8)
+        setattr(_scratch, name, buf)
+    return buf[:size].view(dtype).reshape(shape)
 
 
 def outer_axis(a: np.ndarray) -> int:
