@@ -1,9 +1,9 @@
 """The fast paths of the conv and pool kernels agree with the plain ones.
 
-Conv2d keeps its columns for small batches and rebuilds them run by run for big
-ones; the unit tests elsewhere use small shapes, so here the thresholds are
-lowered to force every path. Layers also get inputs in the (C, N, H, W) memory
-order that Conv2d hands on.
+Conv2d builds its columns a run of images at a time, by strided windows or by flat
+shifts; the unit tests elsewhere use small shapes, so here the thresholds are set
+to force every path. Layers also get inputs in the (C, N, H, W) memory order that
+Conv2d hands on.
 """
 
 from __future__ import annotations
@@ -27,39 +27,72 @@ def _conv_run(cfg, x, dy):
     layer = bn.Conv2d(*cfg[:3], stride=cfg[3], padding=cfg[4]).to(np.float64)
     y = layer(x)
     dx = layer.backward(dy)
-    return y, dx, layer.weight.grad.copy(), layer.bias.grad.copy()
+    return y, dx, layer.weight.grad.copy(), layer.bias.grad.copy(), layer
+
+
+def _naive_conv(layer, x, dy):
+    """Loops over the kernel offsets: y, dx, dW and db straight from the definition."""
+    (kh, kw), (sh, sw), (pt, pb, pl, pr) = layer.kernel_size, layer.stride, layer._pad
+    w, b = layer.weight.data, layer.bias.data
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    oh, ow = dy.shape[2:]
+    y = np.zeros(dy.shape) + b[None, :, None, None]
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    for i in range(kh):
+        for j in range(kw):
+            win = xp[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+            y += np.einsum("nchw,oc->nohw", win, w[:, :, i, j])
+            dw[:, :, i, j] = np.einsum("nohw,nchw->oc", dy, win)
+            dxp[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] += np.einsum(
+                "nohw,oc->nchw", dy, w[:, :, i, j]
+            )
+    dx = dxp[:, :, pt : pt + x.shape[2], pl : pl + x.shape[3]]
+    return y, dx, dw, dy.sum(axis=(0, 2, 3))
 
 
 @pytest.mark.parametrize(
     "cfg",
     [(2, 3, 3, 1, 1), (3, 4, 3, 2, 0), (2, 2, (2, 3), (1, 2), (1, 0)), (2, 3, 3, 1, "same")],
 )
-@pytest.mark.parametrize("keep, chunk", [(0, 1), (0, 2000), (1 << 40, 1)])
-def test_conv_paths_agree(monkeypatch, cfg, keep, chunk):
+@pytest.mark.parametrize("run_bytes", [1, 2000, 1 << 40])  # one image per run .. one run
+@pytest.mark.parametrize("flat", [False, True])  # strided windows or flat shifts (stride 1)
+def test_conv_paths_agree_with_the_definition(monkeypatch, cfg, run_bytes, flat):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5, cfg[0], 7, 8))
     out_shape = bn.Conv2d(*cfg[:3], stride=cfg[3], padding=cfg[4]).output_shape(x.shape)
     dy = rng.standard_normal(out_shape)
-    y_ref, dx_ref, dw_ref, db_ref = _conv_run(cfg, x, dy)
-    monkeypatch.setattr(conv_mod, "_KEEP_COLS_BYTES", keep)
-    monkeypatch.setattr(conv_mod, "_CHUNK_BYTES", chunk)
+    monkeypatch.setattr(conv_mod, "_RUN_BYTES", run_bytes)
+    monkeypatch.setattr(conv_mod, "_FLAT_MAX_RATIO", 100.0 if flat else 0.0)
     for xin, dyin in ((x, dy), (_cnhw(x), _cnhw(dy))):
         dy0 = dyin.copy()
-        y, dx, dw, db = _conv_run(cfg, xin, dyin)
-        np.testing.assert_allclose(y, y_ref, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(dx, dx_ref, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(dw, dw_ref, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(db, db_ref, rtol=1e-12, atol=1e-12)
+        y, dx, dw, db, layer = _conv_run(cfg, xin, dyin)
+        assert layer._flat == (flat and layer.stride == (1, 1))
+        for got, want in zip((y, dx, dw, db), _naive_conv(layer, x, dy)):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
         np.testing.assert_array_equal(dyin, dy0)  # backward never writes into dy
 
 
-def test_conv_rebuilt_columns_pass_gradcheck(monkeypatch):
-    monkeypatch.setattr(conv_mod, "_KEEP_COLS_BYTES", 0)
-    monkeypatch.setattr(conv_mod, "_CHUNK_BYTES", 1)
+@pytest.mark.parametrize("flat", [False, True])
+def test_conv_rebuilt_columns_pass_gradcheck(monkeypatch, flat):
+    monkeypatch.setattr(conv_mod, "_RUN_BYTES", 1)
+    monkeypatch.setattr(conv_mod, "_FLAT_MAX_RATIO", 100.0 if flat else 0.0)
     bn.seed(1)
     layer = bn.Conv2d(2, 3, 3, padding=1).to(np.float64)
     res = bn.gradcheck(layer, np.random.default_rng(2).standard_normal((3, 2, 5, 4)))
     assert res.ok, res
+
+
+def test_flat_path_is_chosen_for_little_padding_and_stride_one():
+    x = np.zeros((2, 3, 26, 26), np.float32)
+    wide = bn.Conv2d(3, 4, 3)  # 26x26 → 24x24: 1.17x the pixels
+    wide(x)
+    assert wide._flat
+    small = bn.Conv2d(3, 4, 3, padding=1)  # 4x4 padded to 6x6: 2.25x
+    small(x[:, :, :4, :4])
+    assert not small._flat
+    strided = bn.Conv2d(3, 4, 3, stride=2)
+    strided(x)
+    assert not strided._flat
 
 
 def test_conv_output_is_channel_major_view_and_accumulates():
@@ -88,17 +121,13 @@ def test_batch_chunks_cover_the_batch():
     assert [b - a for a, b in batch_chunks(100, 1, 47)] == [34, 34, 32]
 
 
-def test_conv_eval_runs_match_train_runs(monkeypatch):
-    # inference takes bigger runs of images than training: same output either way
-    monkeypatch.setattr(conv_mod, "_KEEP_COLS_BYTES", 0)
-    monkeypatch.setattr(conv_mod, "_CHUNK_BYTES", 1)
-    monkeypatch.setattr(conv_mod, "_EVAL_CHUNK_BYTES", 3000)
+def test_conv_eval_forward_then_backward_still_works():
     x = np.random.default_rng(5).standard_normal((7, 2, 6, 6))
     layer = bn.Conv2d(2, 3, 3, padding=1).to(np.float64)
     y_train = layer(x)
     y_eval = layer.eval()(x)
-    np.testing.assert_allclose(y_eval, y_train, rtol=1e-12, atol=1e-12)
-    dx = layer.backward(np.ones_like(y_eval))  # backward after an eval forward still works
+    np.testing.assert_array_equal(y_eval, y_train)
+    dx = layer.backward(np.ones_like(y_eval))
     assert dx.shape == x.shape
 
 

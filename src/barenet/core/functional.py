@@ -154,3 +154,38 @@ def col2im_add(dcols: np.ndarray, dxp: np.ndarray, kh, kw, sh, sw, oh, ow) -> np
 
     chunked(add, c, dcols.nbytes)
     return dxp
+
+
+# -- flat (shifted-row) kernels, stride 1 ----------------------------------------------------------
+# With stride 1, the window offset (i, j) of a padded image stored row after row is a plain
+# shift by i*Wp + j. Laying the padded batch out as xf (C, N*Hp*Wp [+ tail]) and computing the
+# output at every one of the N*Hp*Wp positions — not only the N*OH*OW valid ones — turns each
+# row of the columns into one contiguous copy:  cols[(c, t), s] = xf[c, s + off_t].
+# Output positions with p >= OH or q >= OW are garbage and are dropped; the columns are a
+# factor Hp*Wp / (OH*OW) wider, which pays while that factor is small.
+
+
+def flat_offsets(kh: int, kw: int, wp: int) -> list[int]:
+    """The shift off_t = i*wp + j of each window offset t = i*kw + j."""
+    return [i * wp + j for i in range(kh) for j in range(kw)]
+
+
+def im2col_flat(xf: np.ndarray, start: int, width: int, offsets: list[int], out: np.ndarray):
+    """out[(c, t), s] = xf[c, start + offsets[t] + s] for s < width, into the first
+    C*len(offsets) rows of ``out`` (rows, >= width); xf must reach start + offsets[-1] + width."""
+    c, k = xf.shape[0], len(offsets)
+    o3 = out[: c * k, :width].reshape(c, k, width)
+    for t, off in enumerate(offsets):
+        o3[:, t] = xf[:, start + off : start + off + width]
+    return out
+
+
+def col2im_flat(dcols: np.ndarray, dxf: np.ndarray, start: int, width: int, offsets: list[int]):
+    """dxf[c, start + offsets[t] + s] += dcols[(c, t), s], for the s that stay below
+    start + width: the adjoint of im2col_flat restricted to the run's own pixels (the
+    columns past them belong to garbage positions, whose gradient is zero)."""
+    c, k = dxf.shape[0], len(offsets)
+    d3 = dcols[: c * k, :width].reshape(c, k, width)
+    for t, off in enumerate(offsets):
+        dxf[:, start + off : start + width] += d3[:, t, : width - off]
+    return dxf

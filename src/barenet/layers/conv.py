@@ -11,22 +11,32 @@ from ..core.checks import as_input, check_backward
 from ..core.config import get_default_dtype
 from ..core.functional import (
     batch_chunks,
-    cnhw_empty,
     col2im_add,
+    col2im_flat,
+    flat_offsets,
+    im2col_flat,
     im2col_into,
     out_size,
     unpad2d,
 )
 from ..core.module import Module, Parameter, register
-from ..core.parallel import copy_into
+from ..core.parallel import copy_into, for_each, scratch
 
-# Columns up to this size are kept from forward to backward; bigger ones are rebuilt a
-# run of images (_CHUNK_BYTES of columns) at a time; inference takes bigger runs, as it
-# keeps nothing for backward. Each run costs a multi-threaded GEMM call whose start-up is
-# milliseconds on a busy machine, so runs are not made cache-sized.
-_KEEP_COLS_BYTES = 16 << 20
-_CHUNK_BYTES = 8 << 20
-_EVAL_CHUNK_BYTES = 16 << 20
+# Columns are built and consumed a run of images at a time, about _RUN_BYTES of them per
+# run so that the run's GEMMs read them from cache, and at least _MIN_RUNS runs when the
+# batch allows, so that every thread has work (runs go to the threads, each with a
+# one-thread GEMM). Runs depend on the shapes only, never on the thread count, so the
+# results are bit-identical whatever the number of threads.
+_RUN_BYTES = 2 << 20
+_MIN_RUNS = 4
+# Stride-1 layers whose padded image has at most this many times the output's pixels use
+# the flat (shifted-row) columns: contiguous copies, for slightly wider GEMMs.
+_FLAT_MAX_RATIO = 1.25
+
+
+def _runs(n: int, bytes_per_image: int) -> list[tuple[int, int]]:
+    step = max(1, min(_RUN_BYTES // max(1, bytes_per_image), -(-n // _MIN_RUNS)))
+    return batch_chunks(n, 1, step)
 
 
 def _pair(v, name: str) -> tuple[int, int]:
@@ -45,8 +55,10 @@ class Conv2d(Module):
 
     Forward:  cols = im2col(x) (C·kh·kw, N·OH·OW);  y = W₂ cols + b   (W₂: (O, C·kh·kw))
     Backward: dW += dy₂ colsᵀ,  db += Σ_{n,p,q} dy,  dx = col2im(W₂ᵀ dy₂)   (dy₂: (O, N·OH·OW)).
-    One GEMM each over the whole batch; y comes back as an (N, O, OH, OW) view of
-    (O, N, OH, OW) memory, so no transpose is copied.
+    The GEMMs run a few images at a time (runs spread over the threads, the columns
+    rebuilt in backward rather than kept); y comes back as an (N, O, OH, OW) view of
+    (O, N, OH, OW) memory, so no transpose is copied. Stride-1 layers with little
+    padding build their columns by flat shifts (see core.functional.im2col_flat).
     """
 
     def __init__(
@@ -100,13 +112,12 @@ class Conv2d(Module):
         self._clear_cache()
 
     def _clear_cache(self):
-        self._cols = None
-        self._xp_shape = None
+        self._src = None  # the (padded) input the columns are built from
+        self._runs = None
+        self._flat = False
+        self._in_shape = None
         self._out_shape = None
         self._pad_buf = None
-        self._keep = True
-        self._budget = _CHUNK_BYTES
-        self._xp = None
 
     def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
         """(N, O, OH, OW) for an input of shape (N, C, H, W)."""
@@ -121,76 +132,122 @@ class Conv2d(Module):
                 f"{self._label()}: expected (N, {self.in_channels}, H, W), got {tuple(x.shape)}"
             )
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        n, _, oh, ow = self.output_shape(x.shape)
+        n, o, oh, ow = self.output_shape(x.shape)
         if oh < 1 or ow < 1:
             raise ValueError(
                 f"{self._label()}: input {x.shape[2]}x{x.shape[3]} with padding {self._pad} "
                 f"is smaller than the {kh}x{kw} kernel"
             )
-        has_b = self.bias is not None
-        o, ck, p = self.out_channels, self.in_channels * kh * kw, oh * ow
-        rows, per_image = ck + has_b, (ck + has_b) * p * x.dtype.itemsize
-        # Columns of a big batch are not kept for backward (it rebuilds them a slice at a
-        # time): that bounds memory at a small cost in time.
-        keep = n * per_image <= _KEEP_COLS_BYTES
-        budget = self._budget = _CHUNK_BYTES if self.training else _EVAL_CHUNK_BYTES
-        xp = self._padded(x, copy=not keep)
-        width = n * p if keep else batch_chunks(n, per_image, budget)[0][1] * p
-        cols = self._cols
-        if cols is None or cols.shape != (rows, width) or cols.dtype != x.dtype:
-            cols = np.empty((rows, width), dtype=x.dtype)
-            cols[ck:] = 1  # the ones row: the bias rides in the GEMM
-        w2 = self.weight.data.reshape(o, ck)
-        if has_b:
+        hp, wp = self._padded_size(x.shape)
+        flat = (sh, sw) == (1, 1) and hp * wp <= _FLAT_MAX_RATIO * oh * ow
+        p, rows = oh * ow, self._rows()
+        span = hp * wp if flat else p  # columns per image
+        runs = _runs(n, rows * span * x.dtype.itemsize)
+        src = self._padded(x, tail=flat_offsets(kh, kw, wp)[-1] if flat else None)
+        w2 = self.weight.data.reshape(o, -1)
+        if self.bias is not None:  # the bias rides in the GEMM, against a row of ones
             w2 = np.concatenate([w2, self.bias.data[:, None]], axis=1)
         y2 = np.empty((o, n * p), dtype=x.dtype)  # the output in (O, N, OH, OW) memory order
-        for n0, n1 in batch_chunks(n, per_image, budget):
-            part = cols[:, n0 * p : n1 * p] if keep else cols[:, : (n1 - n0) * p]
-            im2col_into(xp[n0:n1], kh, kw, sh, sw, oh, ow, part)
-            np.matmul(w2, part, out=y2[:, n0 * p : n1 * p])
-        self._cols, self._keep, self._xp = cols, keep, (None if keep else xp)
-        self._xp_shape = xp.shape
-        self._out_shape = (n, o, oh, ow)
+        self._src, self._runs, self._flat = src, runs, flat
+        self._in_shape, self._out_shape = x.shape, (n, o, oh, ow)
+
+        def job(i: int, _slot: int) -> None:
+            n0, n1 = runs[i]
+            cols = self._columns(n0, n1)
+            if flat:  # every padded position is computed; the valid ones are kept
+                yf = scratch("conv_out", (o, cols.shape[1]), x.dtype)
+                np.matmul(w2, cols, out=yf)
+                y2[:, n0 * p : n1 * p].reshape(o, n1 - n0, oh, ow)[...] = yf.reshape(
+                    o, n1 - n0, hp, wp
+                )[:, :, :oh, :ow]
+            else:
+                np.matmul(w2, cols, out=y2[:, n0 * p : n1 * p])
+
+        for_each(job, len(runs), gemm=True)
         return y2.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
 
-    def _padded(self, x, copy: bool = False):
-        """x zero-padded into a (C, N)-ordered buffer this layer owns (border stays zero);
-        x itself when there is no padding, unless ``copy``."""
+    def _rows(self) -> int:
+        return self.weight.data[0].size + (self.bias is not None)
+
+    def _padded_size(self, shape) -> tuple[int, int]:
         pt, pb, pl, pr = self._pad
-        if pt == pb == pl == pr == 0 and not copy:
+        return shape[2] + pt + pb, shape[3] + pl + pr
+
+    def _padded(self, x, tail: int | None):
+        """x zero-padded into a buffer this layer owns, laid out (C, N·Hp·Wp + tail) (its
+        border and tail stay zero); with ``tail`` None, that buffer as (N, C, Hp, Wp), or
+        x itself when there is no padding."""
+        pt, pb, pl, pr = self._pad
+        if tail is None and pt == pb == pl == pr == 0:
             return x
         n, c, h, w = x.shape
-        shape = (n, c, h + pt + pb, w + pl + pr)
+        hp, wp = self._padded_size(x.shape)
+        shape = (c, n * hp * wp + (tail or 0))
         buf = self._pad_buf
         if buf is None or buf.shape != shape or buf.dtype != x.dtype:
-            buf = self._pad_buf = cnhw_empty(shape, x.dtype, zero=True)
-        copy_into(buf[:, :, pt : pt + h, pl : pl + w], x)
-        return buf
+            buf = self._pad_buf = np.zeros(shape, dtype=x.dtype)
+        img = buf[:, : n * hp * wp].reshape(c, n, hp, wp)
+        copy_into(img[:, :, pt : pt + h, pl : pl + w], x.transpose(1, 0, 2, 3))
+        return buf if tail is not None else img.transpose(1, 0, 2, 3)
+
+    def _columns(self, n0: int, n1: int) -> np.ndarray:
+        """The columns (C·kh·kw [+1 row of ones], images n0..n1-1) in this thread's scratch."""
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        _, _, oh, ow = self._out_shape
+        src, ck, rows = self._src, self.weight.data[0].size, self._rows()
+        if self._flat:
+            hp, wp = self._padded_size(self._in_shape)
+            width = (n1 - n0) * hp * wp
+            cols = scratch("conv_cols", (rows, width), src.dtype)
+            im2col_flat(src, n0 * hp * wp, width, flat_offsets(kh, kw, wp), cols)
+        else:
+            cols = scratch("conv_cols", (rows, (n1 - n0) * oh * ow), src.dtype)
+            im2col_into(src[n0:n1], kh, kw, sh, sw, oh, ow, cols)
+        cols[ck:] = 1
+        return cols
 
     def backward(self, dy):
         dy = check_backward(self, dy, self._out_shape)
         n, o, oh, ow = self._out_shape
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        w, p, cols = self.weight.data, oh * ow, self._cols
-        dy2 = dy.astype(w.dtype, copy=False).transpose(1, 0, 2, 3).reshape(o, n * p)
-        ck = w[0].size
+        w = self.weight.data
+        c, ck, rows, p = self.in_channels, w[0].size, self._rows(), oh * ow
+        hp, wp = self._padded_size(self._in_shape)
         wt = w.reshape(o, ck).T
-        dxp = cnhw_empty(self._xp_shape, w.dtype, zero=True)
-        if self._keep:
-            dwb = dy2 @ cols.T  # (O, C*kh*kw [+1]): dW, and db from the ones row
-            col2im_add(wt @ dy2, dxp, kh, kw, sh, sw, oh, ow)
-        else:
-            dwb = np.zeros((o, cols.shape[0]), dtype=w.dtype)
-            for n0, n1 in batch_chunks(n, cols.shape[0] * p * cols.itemsize, self._budget):
-                part = cols[:, : (n1 - n0) * p]
-                im2col_into(self._xp[n0:n1], kh, kw, sh, sw, oh, ow, part)
-                dyc = dy2[:, n0 * p : n1 * p]
-                dwb += dyc @ part.T
-                col2im_add(wt @ dyc, dxp[n0:n1], kh, kw, sh, sw, oh, ow)
-        self.weight.grad += dwb[:, :ck].reshape(w.shape)
+        runs, flat = self._runs, self._flat
+        dwb = np.empty((len(runs), rows, o), dtype=w.dtype)  # per-run dWᵀ (and db): summed below
+        dxp = np.empty((c, n * hp * wp), dtype=w.dtype)  # dx, padded, in (C, N, Hp, Wp) order
+
+        def job(i: int, _slot: int) -> None:
+            n0, n1 = runs[i]
+            m = n1 - n0
+            cols = self._columns(n0, n1)
+            dyc = dy[n0:n1].transpose(1, 0, 2, 3).astype(w.dtype, copy=False)  # (O, m, OH, OW)
+            if flat:  # dy spread over every padded position, zero at the garbage ones
+                d = scratch("conv_out", (o, m * hp * wp), w.dtype)
+                d4 = d.reshape(o, m, hp, wp)
+                d4[:, :, :oh, :ow] = dyc
+                d4[:, :, oh:] = 0
+                d4[:, :, :oh, ow:] = 0
+            else:
+                d = dyc.reshape(o, m * p)
+            np.matmul(cols, d.T, out=dwb[i])  # [dWᵀ; dbᵀ] of these images
+            dcols = cols[:ck]  # the columns are spent: their rows take dcols = W₂ᵀ dy₂
+            np.matmul(wt, d, out=dcols)
+            dxs = dxp[:, n0 * hp * wp : n1 * hp * wp]
+            dxs[...] = 0
+            if flat:
+                col2im_flat(dcols, dxs, 0, m * hp * wp, flat_offsets(kh, kw, wp))
+            else:
+                d6 = dxs.reshape(c, m, hp, wp).transpose(1, 0, 2, 3)
+                col2im_add(dcols, d6, kh, kw, sh, sw, oh, ow)
+
+        for_each(job, len(runs), gemm=True)
+        total = dwb.sum(axis=0)  # in run order: the same sum whatever the thread count
+        self.weight.grad += total[:ck].T.reshape(w.shape)
         if self.bias is not None:
-            self.bias.grad += dwb[:, ck]
-        return unpad2d(dxp, self._pad)
+            self.bias.grad += total[ck]
+        return unpad2d(dxp.reshape(c, n, hp, wp).transpose(1, 0, 2, 3), self._pad)
 
     def config(self):
         return {
