@@ -52,6 +52,9 @@ ARGS = _parse()
 # BLAS threads must be fixed before NumPy (and its OpenBLAS) is first imported.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(ARGS.threads)
+# What `import barenet` sets when it comes before NumPy (see barenet/__init__.py): idle
+# OpenBLAS threads sleep instead of spinning through the other framework's turn.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 import numpy as np  # noqa: E402
 
