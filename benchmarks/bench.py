@@ -179,6 +179,7 @@ class BarenetRunner:
     def __init__(self, name):
         bn.seed(0)
         self.model = build_barenet(name)
+        self.model.needs_input_grad = False  # as in fit and in PyTorch: the input is data
         self.loss = bn.SoftmaxCrossEntropy()
         self.opt = optim.SGD(self.model.parameters(), lr=LR)
 

@@ -190,6 +190,8 @@ def profile(
     snap = _snapshot(model)
     timers = [(name, m, _Timer(m)) for name, m in _leaves(model)]
     walls, losses = [], []
+    wanted = model.needs_input_grad
+    model.needs_input_grad = False  # as in training: x is data, dL/dx is not computed
     try:
         for i in range(int(repeats) + 1):
             if i == 1:
@@ -210,6 +212,7 @@ def profile(
             walls.append(time.perf_counter() - t0)
             losses.append(t2 - t1)
     finally:
+        model.needs_input_grad = wanted
         for *_, t in timers:
             t.restore()
         _restore(model, snap)

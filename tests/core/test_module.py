@@ -258,3 +258,50 @@ def test_spec_builds_the_same_architecture():
 def test_backward_before_forward_raises():
     with pytest.raises(RuntimeError, match="before forward"):
         bn.Linear(2, 2).backward(np.zeros((1, 2)))
+
+
+def _grads_with_and_without_input_grad(make, x):
+    results = []
+    for wanted in (True, False):
+        bn.seed(0)
+        net = make().to(np.float64)
+        net.needs_input_grad = wanted
+        y = net(x)
+        dx = net.backward(np.random.default_rng(1).standard_normal(y.shape))
+        results.append((dx, [p.grad.copy() for p in net.parameters()], net))
+    return results
+
+
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (
+            lambda: bn.Sequential(bn.Flatten(), bn.Linear(12, 5), bn.ReLU(), bn.Linear(5, 3)),
+            (4, 3, 2, 2),
+        ),
+        (
+            lambda: bn.Sequential(
+                bn.Conv2d(2, 3, 3, padding=1),
+                bn.ReLU(),
+                bn.MaxPool2d(2),
+                bn.Flatten(),
+                bn.Linear(12, 4),
+            ),
+            (3, 2, 4, 4),
+        ),
+        (
+            lambda: bn.Sequential(
+                bn.Sequential(bn.ReLU(), bn.Conv2d(2, 2, 3, padding=1)),
+                bn.Residual(bn.Sequential(bn.Conv2d(2, 2, 3, padding=1), bn.ReLU())),
+            ),
+            (2, 2, 5, 5),
+        ),
+    ],
+)
+def test_skipping_the_input_gradient_keeps_every_parameter_gradient(make, shape):
+    x = np.random.default_rng(0).standard_normal(shape)
+    (dx, grads, _), (dx_off, grads_off, net) = _grads_with_and_without_input_grad(make, x)
+    assert dx.shape == shape and dx_off is None
+    for a, b in zip(grads, grads_off):
+        np.testing.assert_array_equal(a, b)
+    assert all(m.needs_input_grad for m in net.modules() if m is not net)  # flags restored

@@ -51,6 +51,7 @@ def test_fit_records_epochs_steps_and_learns(blobs):
     assert h.epochs[-1]["val_acc"] == 1.0
     assert h.stopped_reason is None
     assert model.training  # left in training mode
+    assert model.needs_input_grad  # fit skips dL/dx only while it trains
 
 
 def test_epoch_train_loss_is_the_sample_weighted_mean_of_steps(blobs):

@@ -74,6 +74,9 @@ class Module:
 
     def __init__(self) -> None:
         object.__setattr__(self, "training", True)
+        # False: the caller does not want dL/dx (the input is data), so backward may skip
+        # computing it and return None. Training loops set it on the model they train.
+        object.__setattr__(self, "needs_input_grad", True)
         object.__setattr__(self, "_param_names", [])
         object.__setattr__(self, "_buffer_names", [])
         object.__setattr__(self, "_module_names", [])
@@ -278,6 +281,10 @@ class Module:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
+def _has_params(m: Module) -> bool:
+    return any(True for _ in m.parameters())
+
+
 @register
 class Sequential(Module):
     """Children run forward in order and backward in reverse; named "0", "1", …"""
@@ -312,10 +319,25 @@ class Sequential(Module):
             x = m.forward(x)
         return x
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        for m in reversed(list(self.children())):
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        mods = list(self.children())
+        if self.needs_input_grad:
+            for m in reversed(mods):
+                dy = m.backward(dy)
+            return dy
+        # dL/dx is not wanted: the layers in front of the first one with parameters need
+        # no backward at all, and that one need not compute its own input gradient.
+        first = next((i for i, m in enumerate(mods) if _has_params(m)), len(mods))
+        for m in reversed(mods[first + 1 :]):
             dy = m.backward(dy)
-        return dy
+        if first < len(mods):
+            m, keep = mods[first], mods[first].needs_input_grad
+            m.needs_input_grad = False
+            try:
+                m.backward(dy)
+            finally:
+                m.needs_input_grad = keep
+        return None
 
     def config(self) -> dict:
         return {"layers": [m.spec() for m in self.children()]}

@@ -54,7 +54,8 @@ class Conv2d(Module):
     """Cross-correlation of x (N, C, H, W) with W (O, C, kh, kw), stride s, zero padding.
 
     Forward:  cols = im2col(x) (C·kh·kw, N·OH·OW);  y = W₂ cols + b   (W₂: (O, C·kh·kw))
-    Backward: dW += dy₂ colsᵀ,  db += Σ_{n,p,q} dy,  dx = col2im(W₂ᵀ dy₂)   (dy₂: (O, N·OH·OW)).
+    Backward: dW += dy₂ colsᵀ,  db += Σ_{n,p,q} dy,  dx = col2im(W₂ᵀ dy₂)   (dy₂: (O, N·OH·OW));
+    dx is skipped (None returned) when ``needs_input_grad`` is False.
     The GEMMs run a few images at a time (runs spread over the threads, the columns
     rebuilt in backward rather than kept); y comes back as an (N, O, OH, OW) view of
     (O, N, OH, OW) memory, so no transpose is copied. Stride-1 layers with little
@@ -214,9 +215,10 @@ class Conv2d(Module):
         c, ck, rows, p = self.in_channels, w[0].size, self._rows(), oh * ow
         hp, wp = self._padded_size(self._in_shape)
         wt = w.reshape(o, ck).T
-        runs, flat = self._runs, self._flat
+        runs, flat, want_dx = self._runs, self._flat, self.needs_input_grad
         dwb = np.empty((len(runs), rows, o), dtype=w.dtype)  # per-run dWᵀ (and db): summed below
-        dxp = np.empty((c, n * hp * wp), dtype=w.dtype)  # dx, padded, in (C, N, Hp, Wp) order
+        # dx, padded, in (C, N, Hp, Wp) order
+        dxp = np.empty((c, n * hp * wp), dtype=w.dtype) if want_dx else None
 
         def job(i: int, _slot: int) -> None:
             n0, n1 = runs[i]
@@ -232,6 +234,8 @@ class Conv2d(Module):
             else:
                 d = dyc.reshape(o, m * p)
             np.matmul(cols, d.T, out=dwb[i])  # [dWᵀ; dbᵀ] of these images
+            if not want_dx:
+                return
             dcols = cols[:ck]  # the columns are spent: their rows take dcols = W₂ᵀ dy₂
             np.matmul(wt, d, out=dcols)
             dxs = dxp[:, n0 * hp * wp : n1 * hp * wp]
@@ -247,6 +251,8 @@ class Conv2d(Module):
         self.weight.grad += total[:ck].T.reshape(w.shape)
         if self.bias is not None:
             self.bias.grad += total[ck]
+        if not want_dx:
+            return None
         return unpad2d(dxp.reshape(c, n, hp, wp).transpose(1, 0, 2, 3), self._pad)
 
     def config(self):

@@ -16,7 +16,8 @@ from ..core.module import Module, Parameter, register
 class Linear(Module):
     """y = x Wᵀ + b,   x: (N, in) or (..., in),  W: (out, in),  b: (out,).
 
-    Backward:  dx = dy W,   dW += dyᵀ x,   db += Σₙ dy.
+    Backward:  dx = dy W,   dW += dyᵀ x,   db += Σₙ dy   (dx skipped, None returned,
+    when ``needs_input_grad`` is False).
     Initialised like PyTorch: W, b ~ U(-1/√in, 1/√in).
     """
 
@@ -57,6 +58,8 @@ class Linear(Module):
         self.weight.grad += dy2.T @ self._x
         if self.bias is not None:
             self.bias.grad += dy2.sum(axis=0)
+        if not self.needs_input_grad:
+            return None
         return (dy2 @ self.weight.data).reshape(self._in_shape)
 
     def _clear_cache(self):

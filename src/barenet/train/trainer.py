@@ -278,7 +278,12 @@ def _run_epoch(ctx, verbose, classify: bool) -> None:
                 loss = loss_fn(out, yb)
                 if not math.isfinite(loss):
                     raise _diverged(ctx, "the loss")
-                model.backward(loss_fn.backward())
+                wanted = model.needs_input_grad
+                model.needs_input_grad = False  # the batch is data: dL/dx is never used
+                try:
+                    model.backward(loss_fn.backward())
+                finally:
+                    model.needs_input_grad = wanted
                 for cb in ctx.callbacks:
                     cb.on_after_backward(ctx)
                 opt.step()
