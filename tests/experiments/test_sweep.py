@@ -91,3 +91,19 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     res = run_sweep(cfg, tmp_path, workers=1, progress=None)
     assert seen == [None, True] and res[0]["status"] == "done"
     assert "resume" not in json.loads((run_dir / "run.json").read_text())["settings"]
+
+
+def test_overrides_replace_the_seeds_and_merge_into_base(tmp_path):
+    res = run_sweep(
+        CFG,
+        tmp_path,
+        workers=1,
+        run_fn=fake_run,
+        progress=None,
+        overrides={"seeds": [3], "epochs": 1},
+    )
+    assert [r["name"] for r in res] == ["lr-0.01__seed-3", "lr-0.1__seed-3"]
+    settings = json.loads((tmp_path / "runs" / res[0]["name"] / "run.json").read_text())
+    assert settings["settings"]["epochs"] == 1
+    with pytest.raises(ValueError, match="seeds"):
+        run_sweep(CFG, tmp_path, workers=1, run_fn=fake_run, progress=None, overrides={"seeds": []})

@@ -28,7 +28,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=JSON",
-        help="override a base setting, e.g. --set epochs=2 --set limit_train=500",
+        help="override a base setting, e.g. --set epochs=2 --set limit_train=500, "
+        "or the seeds: --set seeds=[0]",
     )
 
 

@@ -148,9 +148,10 @@ def run_sweep(
     ``config``: a dict or a TOML path (see :mod:`barenet.experiments.grid`).
     ``workers``: processes (default: the number of cores, at most the pending runs);
     1 runs in this process. ``quick`` applies the ``[quick]`` overrides; ``overrides``
-    are merged into ``[base]`` last. ``run_fn(settings, run_dir) -> metrics`` is
-    ``barenet.train.run_training`` by default (a callable or ``"module:function"``;
-    with workers > 1 it must be importable by the worker processes).
+    are merged into ``[base]`` last, except ``seeds``, which replaces the seed list.
+    ``run_fn(settings, run_dir) -> metrics`` is ``barenet.train.run_training`` by default
+    (a callable or ``"module:function"``; with workers > 1 it must be importable by the
+    worker processes).
     Records: ``{"name", "point", "seed", "status": "done"|"skipped"|"failed",
     "metrics" | "error"}``.
     """
@@ -160,7 +161,11 @@ def run_sweep(
     if overrides:
         from .grid import deep_merge
 
+        overrides = dict(overrides)
+        if "seeds" in overrides:
+            cfg["seeds"] = overrides.pop("seeds")
         cfg["base"] = deep_merge(cfg.get("base", {}), overrides)
+        cfg = load_config(cfg)  # checks the seeds (and the rest) again
     specs = expand(cfg)
     out = Path(out_dir)
     (out / "runs").mkdir(parents=True, exist_ok=True)
