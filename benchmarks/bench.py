@@ -8,6 +8,9 @@ slow phase of the machine hits both; each repeat gives a ratio barenet/PyTorch a
 the table reports the medians. Training = forward + loss + backward + SGD step;
 inference = eval mode, batch 1000 (PyTorch under ``torch.inference_mode``).
 
+Both run with idle OpenBLAS threads asleep (``OPENBLAS_THREAD_TIMEOUT=4``) and freed
+memory kept in the process (``barenet.core.malloc``), as barenet's training sets up.
+
 Peak memory of a training step is measured the same way for both frameworks: each
 runs in a fresh subprocess (glibc's mmap threshold fixed at 128 KiB, so freed buffers
 leave the resident set), which builds the model, data and optimizer, reads its
@@ -60,6 +63,7 @@ import numpy as np  # noqa: E402
 
 import barenet as bn  # noqa: E402
 from barenet import optim  # noqa: E402
+from barenet.core.malloc import keep_freed_memory  # noqa: E402
 
 try:
     import torch  # noqa: E402
@@ -354,6 +358,8 @@ def main() -> int:
         return 0
     if torch is not None:
         torch.set_num_threads(ARGS.threads)
+    # As barenet's fit and command line do; it applies to both frameworks' allocations.
+    info_malloc = keep_freed_memory()
     repeats, steps, infer_steps = (3, 5, 1) if ARGS.quick else (9, 20, 3)
     names = [m.strip() for m in ARGS.models.split(",") if m.strip()]
     info = {
@@ -367,6 +373,8 @@ def main() -> int:
         "train_steps_per_repeat": steps,
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
+        "OPENBLAS_THREAD_TIMEOUT": os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
+        "keep_freed_memory": info_malloc,
     }
     info["loadavg_at_start"] = os.getloadavg()[0]
     gemm = gemm_gflops()
