@@ -63,6 +63,7 @@ def test_conv_paths_agree_with_the_definition(monkeypatch, cfg, run_bytes, flat)
     dy = rng.standard_normal(out_shape)
     monkeypatch.setattr(conv_mod, "_RUN_BYTES", run_bytes)
     monkeypatch.setattr(conv_mod, "_FLAT_MAX_RATIO", 100.0 if flat else 0.0)
+    monkeypatch.setattr(conv_mod, "_FLAT_MIN_ROWS_PER_OUTPUT", 0)
     for xin, dyin in ((x, dy), (_cnhw(x), _cnhw(dy))):
         dy0 = dyin.copy()
         y, dx, dw, db, layer = _conv_run(cfg, xin, dyin)
@@ -76,13 +77,14 @@ def test_conv_paths_agree_with_the_definition(monkeypatch, cfg, run_bytes, flat)
 def test_conv_rebuilt_columns_pass_gradcheck(monkeypatch, flat):
     monkeypatch.setattr(conv_mod, "_RUN_BYTES", 1)
     monkeypatch.setattr(conv_mod, "_FLAT_MAX_RATIO", 100.0 if flat else 0.0)
+    monkeypatch.setattr(conv_mod, "_FLAT_MIN_ROWS_PER_OUTPUT", 0)
     bn.seed(1)
     layer = bn.Conv2d(2, 3, 3, padding=1).to(np.float64)
     res = bn.gradcheck(layer, np.random.default_rng(2).standard_normal((3, 2, 5, 4)))
     assert res.ok, res
 
 
-def test_flat_path_is_chosen_for_little_padding_and_stride_one():
+def test_flat_path_is_chosen_for_little_padding_stride_one_and_many_rows():
     x = np.zeros((2, 3, 26, 26), np.float32)
     wide = bn.Conv2d(3, 4, 3)  # 26x26 → 24x24: 1.17x the pixels
     wide(x)
@@ -93,6 +95,9 @@ def test_flat_path_is_chosen_for_little_padding_and_stride_one():
     strided = bn.Conv2d(3, 4, 3, stride=2)
     strided(x)
     assert not strided._flat
+    few_rows = bn.Conv2d(1, 16, 3)  # 9 column rows for 16 outputs: the output copy costs more
+    few_rows(x[:, :1])
+    assert not few_rows._flat
 
 
 def test_conv_output_is_channel_major_view_and_accumulates():

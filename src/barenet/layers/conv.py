@@ -32,6 +32,7 @@ _MIN_RUNS = 4
 # Stride-1 layers whose padded image has at most this many times the output's pixels use
 # the flat (shifted-row) columns: contiguous copies, for slightly wider GEMMs.
 _FLAT_MAX_RATIO = 1.25
+_FLAT_MIN_ROWS_PER_OUTPUT = 1  # ... and whose C·kh·kw is at least the output channels
 
 
 def _runs(n: int, bytes_per_image: int) -> list[tuple[int, int]]:
@@ -140,8 +141,14 @@ class Conv2d(Module):
                 f"is smaller than the {kh}x{kw} kernel"
             )
         hp, wp = self._padded_size(x.shape)
-        flat = (sh, sw) == (1, 1) and hp * wp <= _FLAT_MAX_RATIO * oh * ow
         p, rows = oh * ow, self._rows()
+        # Flat columns trade a cheaper im2col (C·kh·kw rows) for an extra copy of the
+        # output (O rows) out of the wider GEMM result: worth it with many input rows.
+        flat = (
+            (sh, sw) == (1, 1)
+            and hp * wp <= _FLAT_MAX_RATIO * oh * ow
+            and self.weight.data[0].size >= o * _FLAT_MIN_ROWS_PER_OUTPUT
+        )
         span = hp * wp if flat else p  # columns per image
         runs = _runs(n, rows * span * x.dtype.itemsize)
         src = self._padded(x, tail=flat_offsets(kh, kw, wp)[-1] if flat else None)
