@@ -76,3 +76,13 @@ def test_sweeps_are_found_under_a_folder_named_runs(tmp_path):
 def test_report_without_sweeps_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="no sweep.json"):
         build_report(tmp_path)
+
+
+def test_step_loss_figure_is_drawn_beside_the_final_metric_chart(tmp_path):
+    # the batchnorm study's figures: a listed sweep, its own metric, plots = ["steps"]
+    from barenet.experiments.figures import make_figures
+
+    runs = [{"label": "plain", "lr": 0.01}, {"label": "bn", "lr": 0.02}]
+    sweep = _sweep(tmp_path, "bn", runs=runs, metric="early_train_loss", plots=["steps"])
+    names = sorted(p.name for p in make_figures(sweep))
+    assert "step_loss.png" in names and "final.png" in names

@@ -173,7 +173,7 @@ def make_figures(sweep: Sweep, out_dir: str | os.PathLike | None = None) -> list
         spec = METRICS[metric]
         keys = sweep.varied_keys
         values = [r["varied"].get(keys[0]) for r in rows] if len(keys) == 1 else None
-        x_key, groups = keys[0] if keys else "setting", None
+        x_key, lines = keys[0] if keys else "setting", None
         if len(keys) == 2:  # a numeric setting on the x axis, one line per value of the other
             numeric = [k for k in keys if all(_is_number(r["varied"].get(k)) for r in rows)]
             if numeric:
@@ -181,7 +181,7 @@ def make_figures(sweep: Sweep, out_dir: str | os.PathLike | None = None) -> list
                 other = keys[1] if x_key == keys[0] else keys[0]
                 values = [r["varied"].get(x_key) for r in rows]
                 short = other.split(".")[-1]
-                groups = [f"{short}={format_value(r['varied'].get(other))}" for r in rows]
+                lines = [f"{short}={format_value(r['varied'].get(other))}" for r in rows]
         scale = 100.0 if spec.pct else 1.0
         made.append(
             plots.plot_final_vs_setting(
@@ -194,7 +194,7 @@ def make_figures(sweep: Sweep, out_dir: str | os.PathLike | None = None) -> list
                 else "setting",
                 ylabel=spec.axis,
                 values=values,
-                groups=groups,
+                groups=lines,
             )
         )
     if "steps" in sweep.manifest.get("plots", []):
