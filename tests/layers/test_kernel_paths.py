@@ -183,3 +183,32 @@ def test_activations_exact_in_both_layouts(layer):
         dx = layer.backward(dy)
         np.testing.assert_array_equal(dx, np.where(x > 0, 3.0, 3.0 * np.float32(a)))
         assert dx.dtype == np.float32 and (dy == 3.0).all()
+
+
+@pytest.mark.parametrize("layout", ["nchw", "cnhw", "strided"])
+def test_maxpool_2x2_path_matches_the_general_one_with_ties(monkeypatch, layout):
+    rng = np.random.default_rng(7)
+    x = np.round(rng.standard_normal((3, 4, 6, 8)))  # many ties, even sizes: the 2x2 path
+    x[:, :, :2, :2] = 0.0
+    xin = {"nchw": x, "cnhw": _cnhw(x), "strided": np.asfortranarray(x)}[layout]
+    pool = bn.MaxPool2d(2)
+    y = pool(xin)
+    assert isinstance(pool._cache, tuple) == (layout != "strided")
+    dy = rng.standard_normal(y.shape)
+    dx = pool.backward(dy)
+    dx_cnhw = pool.backward(_cnhw(dy))  # dy in the other memory order
+    monkeypatch.setattr(bn.MaxPool2d, "_forward_2x2", lambda self, x: None)
+    ref = bn.MaxPool2d(2)
+    np.testing.assert_array_equal(y, ref(x))
+    np.testing.assert_array_equal(dx, ref.backward(dy))
+    np.testing.assert_array_equal(dx_cnhw, dx)
+
+
+def test_maxpool_2x2_path_hands_nan_windows_to_the_general_rule():
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = np.nan
+    pool = bn.MaxPool2d(2)
+    y = pool(x)
+    assert not isinstance(pool._cache, tuple) and np.isnan(y[0, 0, 0, 0])
+    dx = pool.backward(np.ones_like(y))
+    assert dx[0, 0, 1, 0] == 1 and dx[0, 0, 0, 1] == 0  # the window's last NaN, as PyTorch

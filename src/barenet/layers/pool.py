@@ -112,6 +112,10 @@ class MaxPool2d(_Pool2d):
     def forward(self, x):
         x, oh, ow = self._check(x)
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        if (kh, kw) == (sh, sw) == (2, 2) and x.shape[2] % 2 == 0 and x.shape[3] % 2 == 0:
+            out = self._forward_2x2(x)
+            if out is not None:
+                return out
         # y and idx in x's memory order ((C, N, H, W) after a Conv2d), split over threads
         # along the outer axis of that order.
         shape, it = self._out_shape, np.uint8 if kh * kw <= 255 else np.int32
@@ -143,8 +147,69 @@ class MaxPool2d(_Pool2d):
         self._cache = idx
         return y
 
+    # -- 2x2, stride 2: two stages of pairs, so every op runs over long rows ----------------
+    # Views of one window element each (x[:, :, i::2, j::2]) make NumPy loop over rows of
+    # OW elements, which costs more than the arithmetic when OW is small. In memory order
+    # (B = N·C planes of H x W), the columns of each window pair up as the two halves of
+    # x.reshape(-1, 2), a flat loop; then the rows as the halves of (B·OH, 2, OW).
+    #   jc = [right > left] per window row,  ib = [bottom max > top max] per window:
+    #   y = the larger row max;  first max (row-major) t = 2·ib + jc[row ib].
+
+    def _forward_2x2(self, x):
+        xm, cnhw = _memory_order(x)
+        if xm is None:
+            return None
+        b, h, w = xm.shape[0] * xm.shape[1], xm.shape[2], xm.shape[3]
+        oh, ow = h // 2, w // 2
+        y = np.empty((b * oh, ow), dtype=x.dtype)
+        jc = np.empty(b * h * ow, dtype=bool)
+        ib = np.empty((b * oh, ow), dtype=bool)
+        pairs = xm.reshape(b * h * ow, 2)
+        rowmax = np.empty(b * h * ow, dtype=x.dtype)
+
+        def run(lo, hi):  # planes lo..hi-1
+            a, z = lo * h * ow, hi * h * ow
+            np.greater(pairs[a:z, 1], pairs[a:z, 0], out=jc[a:z])
+            np.maximum(pairs[a:z, 0], pairs[a:z, 1], out=rowmax[a:z])
+            rows, r = rowmax[a:z].reshape(-1, 2, ow), slice(lo * oh, hi * oh)
+            np.greater(rows[:, 1], rows[:, 0], out=ib[r])
+            np.maximum(rows[:, 0], rows[:, 1], out=y[r])
+
+        chunked(run, b, x.nbytes)
+        if np.isnan(y).any():  # NaN windows follow the general path's rule
+            return None
+        self._cache = ("2x2", jc, ib, cnhw)
+        y4 = y.reshape(xm.shape[0], xm.shape[1], oh, ow)
+        return y4.transpose(1, 0, 2, 3) if cnhw else y4
+
+    def _backward_2x2(self, dy):
+        _, jc, ib, cnhw = self._cache
+        n, c, oh, ow = self._out_shape
+        dym = dy.transpose(1, 0, 2, 3) if cnhw else dy
+        dym = np.ascontiguousarray(dym).reshape(-1, ow)  # (B·OH, OW) in memory order
+        b = dym.shape[0] // oh
+        h, w = 2 * oh, 2 * ow
+        rowgrad = np.empty((b * oh, 2, ow), dtype=dy.dtype)  # dy sent to the winning row
+        dxm = np.empty((b * h * ow, 2), dtype=dy.dtype)
+
+        def run(lo, hi):  # planes lo..hi-1
+            r = slice(lo * oh, hi * oh)
+            np.multiply(dym[r], ib[r], out=rowgrad[r, 1])
+            np.multiply(dym[r], np.logical_not(ib[r]), out=rowgrad[r, 0])
+            a, z = lo * h * ow, hi * h * ow
+            g = rowgrad[r].reshape(-1)
+            np.multiply(g, jc[a:z], out=dxm[a:z, 1])
+            np.multiply(g, np.logical_not(jc[a:z]), out=dxm[a:z, 0])
+
+        chunked(run, b, dxm.nbytes)
+        if cnhw:
+            return dxm.reshape(c, n, h, w).transpose(1, 0, 2, 3)
+        return dxm.reshape(n, c, h, w)
+
     def backward(self, dy):
         dy = check_backward(self, dy, self._out_shape)
+        if isinstance(self._cache, tuple):
+            return self._backward_2x2(dy)
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         n, c, oh, ow = self._out_shape
         idx = self._cache
@@ -177,6 +242,16 @@ class MaxPool2d(_Pool2d):
 
         chunked(run, dx.shape[ax], dx.nbytes)
         return dx
+
+
+def _memory_order(x):
+    """(x as a C-contiguous (C, N, H, W) or (N, C, H, W) array, True if the former), or
+    (None, False) when x is neither."""
+    if is_cnhw(x):
+        return x.transpose(1, 0, 2, 3), True
+    if x.flags.c_contiguous:
+        return x, False
+    return None, False
 
 
 @register
