@@ -140,20 +140,7 @@ def chunked(fn: Callable[[int, int], object], n: int, nbytes: int) -> None:
     k = len(parts)
     m = min(n, k * _PIECES)
     bounds = [n * i // m for i in range(m + 1)]
-    ticket = itertools.count()
-
-    def worker():
-        while (i := next(ticket)) < m:
-            fn(bounds[i], bounds[i + 1])
-
-    pool = _get_pool(k)
-    futures = [pool.submit(worker) for _ in range(k - 1)]
-    try:
-        worker()
-    finally:
-        for f in futures:
-            if not f.cancel():  # one that never started has nothing left to do: no wait
-                f.result()
+    _spread(lambda i, _slot: fn(bounds[i], bounds[i + 1]), m, k)
 
 
 def for_each(fn: Callable[[int, int], object], n: int, gemm: bool = False) -> None:
@@ -177,25 +164,32 @@ def for_each(fn: Callable[[int, int], object], n: int, gemm: bool = False) -> No
             for i in range(n):
                 fn(i, 0)
         return
+    with single_threaded_blas() if gemm else nullcontext():
+        _spread(fn, n, k)
+
+
+def _spread(job: Callable[[int, int], object], n: int, k: int) -> None:
+    """``job(i, slot)`` for i in 0..n-1 on k threads, the caller being slot 0: jobs are
+    handed out in order to whichever thread is free, so a thread the OS pauses does not
+    hold up the others. Returns when all are done, re-raising the first error."""
     ticket = itertools.count()
 
     def worker(slot: int) -> None:
-        _local.inside = True
+        _local.inside = True  # work started from a job stays on its thread
         try:
             while (i := next(ticket)) < n:
-                fn(i, slot)
+                job(i, slot)
         finally:
             _local.inside = False
 
-    with single_threaded_blas() if gemm else nullcontext():
-        pool = _get_pool(k)
-        futures = [pool.submit(worker, s) for s in range(1, k)]
-        try:
-            worker(0)
-        finally:
-            for f in futures:
-                if not f.cancel():
-                    f.result()
+    pool = _get_pool(k)
+    futures = [pool.submit(worker, s) for s in range(1, k)]
+    try:
+        worker(0)
+    finally:
+        for f in futures:
+            if not f.cancel():  # one that never started has nothing left to do: no wait
+                f.result()
 
 
 _scratch = threading.local()
