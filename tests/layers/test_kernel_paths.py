@@ -1,9 +1,9 @@
 """The fast paths of the conv and pool kernels agree with the plain ones.
 
-Conv2d builds its columns a run of images at a time, by strided windows or by flat
-shifts; the unit tests elsewhere use small shapes, so here the thresholds are set
-to force every path. Layers also get inputs in the (C, N, H, W) memory order that
-Conv2d hands on.
+Conv2d builds its columns a run of images at a time, by strided windows, by flat
+shifts or pixel-major over (N, H, W, C) memory; the unit tests elsewhere use small
+shapes, so here the thresholds are set to force every path. Layers also get inputs
+in the (C, N, H, W) and (N, H, W, C) memory orders that Conv2d hands on.
 """
 
 from __future__ import annotations
@@ -13,13 +13,26 @@ import pytest
 
 import barenet as bn
 import barenet.layers.conv as conv_mod
-from barenet.core.functional import batch_chunks, cnhw_empty, is_cnhw
+from barenet.core.functional import batch_chunks, cnhw_empty, is_cnhw, is_nhwc, nhwc_empty
 
 
 def _cnhw(a):
     out = cnhw_empty(a.shape, a.dtype)
     out[...] = a
     return out
+
+
+def _nhwc(a):
+    out = nhwc_empty(a.shape, a.dtype)
+    out[...] = a
+    return out
+
+
+def _force_path(monkeypatch, path):
+    """Set Conv2d's thresholds so that every layer takes ``path`` (flat: stride 1 only)."""
+    monkeypatch.setattr(conv_mod, "_FLAT_MAX_RATIO", 100.0 if path == "flat" else 0.0)
+    monkeypatch.setattr(conv_mod, "_FLAT_MIN_ROWS_PER_OUTPUT", 0)
+    monkeypatch.setattr(conv_mod, "_PIXEL_MIN_ROW", 0 if path == "pixel" else 10**9)
 
 
 def _conv_run(cfg, x, dy):
@@ -55,49 +68,71 @@ def _naive_conv(layer, x, dy):
     [(2, 3, 3, 1, 1), (3, 4, 3, 2, 0), (2, 2, (2, 3), (1, 2), (1, 0)), (2, 3, 3, 1, "same")],
 )
 @pytest.mark.parametrize("run_bytes", [1, 2000, 1 << 40])  # one image per run .. one run
-@pytest.mark.parametrize("flat", [False, True])  # strided windows or flat shifts (stride 1)
-def test_conv_paths_agree_with_the_definition(monkeypatch, cfg, run_bytes, flat):
+@pytest.mark.parametrize("path", ["channel", "flat", "pixel"])
+def test_conv_paths_agree_with_the_definition(monkeypatch, cfg, run_bytes, path):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5, cfg[0], 7, 8))
     out_shape = bn.Conv2d(*cfg[:3], stride=cfg[3], padding=cfg[4]).output_shape(x.shape)
     dy = rng.standard_normal(out_shape)
     monkeypatch.setattr(conv_mod, "_RUN_BYTES", run_bytes)
-    monkeypatch.setattr(conv_mod, "_FLAT_MAX_RATIO", 100.0 if flat else 0.0)
-    monkeypatch.setattr(conv_mod, "_FLAT_MIN_ROWS_PER_OUTPUT", 0)
-    for xin, dyin in ((x, dy), (_cnhw(x), _cnhw(dy))):
+    _force_path(monkeypatch, path)
+    for order in (lambda a: a, _cnhw, _nhwc):
+        xin, dyin = order(x), order(dy)
         dy0 = dyin.copy()
         y, dx, dw, db, layer = _conv_run(cfg, xin, dyin)
-        assert layer._flat == (flat and layer.stride == (1, 1))
+        stride1 = layer.stride == (1, 1)
+        assert layer._path == ("channel" if path == "flat" and not stride1 else path)
+        pixel = layer._path == "pixel"  # then y and dx (a crop of it) are channel-innermost
+        assert is_nhwc(y) == pixel and (dx.strides[1] == dx.itemsize) == pixel
         for got, want in zip((y, dx, dw, db), _naive_conv(layer, x, dy)):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
         np.testing.assert_array_equal(dyin, dy0)  # backward never writes into dy
 
 
-@pytest.mark.parametrize("flat", [False, True])
-def test_conv_rebuilt_columns_pass_gradcheck(monkeypatch, flat):
+def test_conv_pixel_path_without_bias_or_input_gradient(monkeypatch):
+    _force_path(monkeypatch, "pixel")
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((4, 3, 6, 5))
+    bn.seed(2)
+    layer = bn.Conv2d(3, 2, (2, 3), stride=(2, 1), bias=False).to(np.float64)
+    dy = rng.standard_normal(layer.output_shape(x.shape))
+    layer.bias = bn.Parameter(np.zeros(2))  # the definition below reads a bias
+    want = _naive_conv(layer, x, dy)
+    layer.bias = None
+    y = layer(x)
+    layer.needs_input_grad = False
+    assert layer.backward(dy) is None
+    np.testing.assert_allclose(y, want[0], atol=1e-12)
+    np.testing.assert_allclose(layer.weight.grad, want[2], atol=1e-12)
+
+
+@pytest.mark.parametrize("path", ["channel", "flat", "pixel"])
+def test_conv_rebuilt_columns_pass_gradcheck(monkeypatch, path):
     monkeypatch.setattr(conv_mod, "_RUN_BYTES", 1)
-    monkeypatch.setattr(conv_mod, "_FLAT_MAX_RATIO", 100.0 if flat else 0.0)
-    monkeypatch.setattr(conv_mod, "_FLAT_MIN_ROWS_PER_OUTPUT", 0)
+    _force_path(monkeypatch, path)
     bn.seed(1)
     layer = bn.Conv2d(2, 3, 3, padding=1).to(np.float64)
     res = bn.gradcheck(layer, np.random.default_rng(2).standard_normal((3, 2, 5, 4)))
     assert res.ok, res
 
 
-def test_flat_path_is_chosen_for_little_padding_stride_one_and_many_rows():
-    x = np.zeros((2, 3, 26, 26), np.float32)
+def test_column_layout_is_chosen_by_shape():
+    x = np.zeros((2, 16, 26, 26), np.float32)
     wide = bn.Conv2d(3, 4, 3)  # 26x26 → 24x24: 1.17x the pixels
-    wide(x)
-    assert wide._flat
+    wide(x[:, :3])
+    assert wide._path == "flat"
     small = bn.Conv2d(3, 4, 3, padding=1)  # 4x4 padded to 6x6: 2.25x
-    small(x[:, :, :4, :4])
-    assert not small._flat
+    small(x[:, :3, :4, :4])
+    assert small._path == "channel"
     strided = bn.Conv2d(3, 4, 3, stride=2)
-    strided(x)
-    assert not strided._flat
+    strided(x[:, :3])
+    assert strided._path == "channel"
     few_rows = bn.Conv2d(1, 16, 3)  # 9 column rows for 16 outputs: the output copy costs more
     few_rows(x[:, :1])
-    assert not few_rows._flat
+    assert few_rows._path == "channel"
+    many_channels = bn.Conv2d(16, 32, 3, padding=1)  # window rows of 3·16 numbers
+    assert is_nhwc(many_channels(x[:, :, :4, :4]))
+    assert many_channels._path == "pixel"
 
 
 def test_conv_output_is_channel_major_view_and_accumulates():
@@ -185,23 +220,27 @@ def test_activations_exact_in_both_layouts(layer):
         assert dx.dtype == np.float32 and (dy == 3.0).all()
 
 
-@pytest.mark.parametrize("layout", ["nchw", "cnhw", "strided"])
+@pytest.mark.parametrize("layout", ["nchw", "cnhw", "nhwc", "strided"])
 def test_maxpool_2x2_path_matches_the_general_one_with_ties(monkeypatch, layout):
     rng = np.random.default_rng(7)
     x = np.round(rng.standard_normal((3, 4, 6, 8)))  # many ties, even sizes: the 2x2 path
     x[:, :, :2, :2] = 0.0
-    xin = {"nchw": x, "cnhw": _cnhw(x), "strided": np.asfortranarray(x)}[layout]
+    xin = {"nchw": x, "cnhw": _cnhw(x), "nhwc": _nhwc(x), "strided": np.asfortranarray(x)}[layout]
     pool = bn.MaxPool2d(2)
     y = pool(xin)
     assert isinstance(pool._cache, tuple) == (layout != "strided")
     dy = rng.standard_normal(y.shape)
     dx = pool.backward(dy)
-    dx_cnhw = pool.backward(_cnhw(dy))  # dy in the other memory order
+    dx_cnhw = pool.backward(_cnhw(dy))  # dy in other memory orders
+    dx_nhwc = pool.backward(_nhwc(dy))
     monkeypatch.setattr(bn.MaxPool2d, "_forward_2x2", lambda self, x: None)
     ref = bn.MaxPool2d(2)
     np.testing.assert_array_equal(y, ref(x))
     np.testing.assert_array_equal(dx, ref.backward(dy))
     np.testing.assert_array_equal(dx_cnhw, dx)
+    np.testing.assert_array_equal(dx_nhwc, dx)
+    if layout == "nhwc":  # the output keeps the input's memory order
+        assert is_nhwc(y) and is_nhwc(dx)
 
 
 def test_maxpool_2x2_path_hands_nan_windows_to_the_general_rule():

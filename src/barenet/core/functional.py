@@ -117,6 +117,18 @@ def is_cnhw(a: np.ndarray) -> bool:
     return a.ndim == 4 and a.transpose(1, 0, 2, 3).flags.c_contiguous
 
 
+def nhwc_empty(shape: tuple[int, ...], dtype, zero: bool = False) -> np.ndarray:
+    """An (N, C, H, W) array whose memory is ordered (N, H, W, C) (pixel-major)."""
+    n, c, h, w = shape
+    make = np.zeros if zero else np.empty
+    return make((n, h, w, c), dtype=dtype).transpose(0, 3, 1, 2)
+
+
+def is_nhwc(a: np.ndarray) -> bool:
+    """True when the (N, C, H, W) array ``a`` is a transpose of a C-contiguous (N, H, W, C)."""
+    return a.ndim == 4 and a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
 def batch_chunks(n: int, bytes_per_image: int, budget: int = 1 << 20) -> list[tuple[int, int]]:
     """Split images 0..n-1 into runs (n0, n1) of about ``budget`` bytes of columns each,
     so that a GEMM consuming a run right after it is written reads it from cache. The runs
@@ -189,3 +201,42 @@ def col2im_flat(dcols: np.ndarray, dxf: np.ndarray, start: int, width: int, offs
     for t, off in enumerate(offsets):
         dxf[:, start + off : start + width] += d3[:, t, : width - off]
     return dxf
+
+
+# -- pixel-major kernels ---------------------------------------------------------------------------
+# With many channels and small feature maps, the channel-major columns copy rows of only OW
+# (4 to 14) numbers at a time, and NumPy's per-row cost dominates. Pixel-major columns put
+# one receptive field per row instead: cols[(n, p, q), (i, j, c)] = xp[n, p·sh + i, q·sw + j, c],
+# read from the padded input in (N, Hp, Wp, C) memory order, where a window row (j, c) is
+# kw·C contiguous numbers when sw = 1. Then y (N·OH·OW, O) = cols W₂ᵀ is the output in
+# (N, OH, OW, O) memory order, handed on as an (N, O, OH, OW) view.
+
+
+def im2col_nhwc(xp: np.ndarray, kh, kw, sh, sw, oh, ow, out: np.ndarray) -> np.ndarray:
+    """Write the pixel-major columns of xp (n, Hp, Wp, C) into the first kh*kw*C columns of
+    ``out`` (n*OH*OW, >= kh*kw*C), which may have longer rows (the columns past are left
+    alone)."""
+    n, _, _, c = xp.shape
+    s0, s1, s2, s3 = xp.strides
+    k = kh * kw * c
+    if sw == 1 and s2 == c * s3:  # (j, c) is one contiguous run of kw·C numbers
+        win = as_strided(xp, (n, oh, ow, kh, kw * c), (s0, s1 * sh, s2, s1, s3), writeable=False)
+    else:
+        win = as_strided(
+            xp, (n, oh, ow, kh, kw, c), (s0, s1 * sh, s2 * sw, s1, s2, s3), writeable=False
+        )
+    out[: n * oh * ow, :k].reshape(win.shape)[...] = win  # splitting axes: always a view
+    return out
+
+
+def col2im_nhwc_add(dcols: np.ndarray, dxp: np.ndarray, kh, kw, sh, sw, oh, ow) -> np.ndarray:
+    """dxp[n, p*sh+i, q*sw+j, c] += dcols[(n, p, q), (i, j, c)]: the adjoint of im2col_nhwc,
+    kh*kw strided in-place adds into dxp (n, Hp, Wp, C); dcols is (n*OH*OW, kh*kw*C)."""
+    n, _, _, c = dxp.shape
+    d6 = dcols.reshape(n, oh, ow, kh, kw, c)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] += d6[
+                :, :, :, i, j
+            ]
+    return dxp

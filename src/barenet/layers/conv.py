@@ -13,9 +13,11 @@ from ..core.functional import (
     batch_chunks,
     col2im_add,
     col2im_flat,
+    col2im_nhwc_add,
     flat_offsets,
     im2col_flat,
     im2col_into,
+    im2col_nhwc,
     out_size,
     unpad2d,
 )
@@ -33,6 +35,9 @@ _MIN_RUNS = 4
 # the flat (shifted-row) columns: contiguous copies, for slightly wider GEMMs.
 _FLAT_MAX_RATIO = 1.25
 _FLAT_MIN_ROWS_PER_OUTPUT = 1  # ... and whose C·kh·kw is at least the output channels
+# Other layers whose window rows hold at least this many numbers (C·kw) use pixel-major
+# columns over (N, H, W, C) memory: long contiguous copies where OW is small.
+_PIXEL_MIN_ROW = 32
 
 
 def _runs(n: int, bytes_per_image: int) -> list[tuple[int, int]]:
@@ -58,9 +63,14 @@ class Conv2d(Module):
     Backward: dW += dy₂ colsᵀ,  db += Σ_{n,p,q} dy,  dx = col2im(W₂ᵀ dy₂)   (dy₂: (O, N·OH·OW));
     dx is skipped (None returned) when ``needs_input_grad`` is False.
     The GEMMs run a few images at a time (runs spread over the threads, the columns
-    rebuilt in backward rather than kept); y comes back as an (N, O, OH, OW) view of
-    (O, N, OH, OW) memory, so no transpose is copied. Stride-1 layers with little
-    padding build their columns by flat shifts (see core.functional.im2col_flat).
+    rebuilt in backward rather than kept). Three ways to build the columns, chosen by
+    shape (``_path``): "flat" for stride-1 layers with little padding (one contiguous
+    copy per column row, see core.functional.im2col_flat) and "channel" (strided
+    windows), both giving y as an (N, O, OH, OW) view of (O, N, OH, OW) memory; and
+    "pixel" for many channels: the transposed columns over (N, H, W, C) memory,
+    cols (N·OH·OW, kh·kw·C), y₂ = cols W₂ᵀ, y an (N, O, OH, OW) view of (N, OH, OW, O)
+    memory (see core.functional.im2col_nhwc). No layout is ever copied into another
+    for the output.
     """
 
     def __init__(
@@ -116,7 +126,7 @@ class Conv2d(Module):
     def _clear_cache(self):
         self._src = None  # the (padded) input the columns are built from
         self._runs = None
-        self._flat = False
+        self._path = None  # "flat", "channel" or "pixel": how the columns are laid out
         self._in_shape = None
         self._out_shape = None
         self._pad_buf = None
@@ -127,13 +137,26 @@ class Conv2d(Module):
         (kh, kw), (sh, sw), (pt, pb, pl, pr) = self.kernel_size, self.stride, self._pad
         return (n, self.out_channels, out_size(h, kh, sh, pt, pb), out_size(w, kw, sw, pl, pr))
 
+    def _choose_path(self, hp: int, wp: int, oh: int, ow: int) -> str:
+        c, o = self.in_channels, self.out_channels
+        kh, kw = self.kernel_size
+        # Flat columns trade a cheaper im2col (C·kh·kw rows) for an extra copy of the
+        # output (O rows) out of the wider GEMM result: worth it with many input rows.
+        if (
+            self.stride == (1, 1)
+            and hp * wp <= _FLAT_MAX_RATIO * oh * ow
+            and c * kh * kw >= o * _FLAT_MIN_ROWS_PER_OUTPUT
+        ):
+            return "flat"
+        return "pixel" if c * kw >= _PIXEL_MIN_ROW else "channel"
+
     def forward(self, x):
         x = as_input(self, x, self.weight.data.dtype)
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"{self._label()}: expected (N, {self.in_channels}, H, W), got {tuple(x.shape)}"
             )
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        kh, kw = self.kernel_size
         n, o, oh, ow = self.output_shape(x.shape)
         if oh < 1 or ow < 1:
             raise ValueError(
@@ -142,27 +165,36 @@ class Conv2d(Module):
             )
         hp, wp = self._padded_size(x.shape)
         p, rows = oh * ow, self._rows()
-        # Flat columns trade a cheaper im2col (C·kh·kw rows) for an extra copy of the
-        # output (O rows) out of the wider GEMM result: worth it with many input rows.
-        flat = (
-            (sh, sw) == (1, 1)
-            and hp * wp <= _FLAT_MAX_RATIO * oh * ow
-            and self.weight.data[0].size >= o * _FLAT_MIN_ROWS_PER_OUTPUT
-        )
-        span = hp * wp if flat else p  # columns per image
+        path = self._choose_path(hp, wp, oh, ow)
+        span = hp * wp if path == "flat" else p  # columns (pixel: rows) per image
         runs = _runs(n, rows * span * x.dtype.itemsize)
-        src = self._padded(x, tail=flat_offsets(kh, kw, wp)[-1] if flat else None)
-        w2 = self.weight.data.reshape(o, -1)
+        if path == "flat":
+            src = self._padded_flat(x, tail=flat_offsets(kh, kw, wp)[-1])
+        elif path == "pixel":
+            src = self._padded_nhwc(x)
+        else:
+            src = self._padded_nchw(x)
+        w2 = self._w2(path)
         if self.bias is not None:  # the bias rides in the GEMM, against a row of ones
             w2 = np.concatenate([w2, self.bias.data[:, None]], axis=1)
-        y2 = np.empty((o, n * p), dtype=x.dtype)  # the output in (O, N, OH, OW) memory order
-        self._src, self._runs, self._flat = src, runs, flat
+        self._src, self._runs, self._path = src, runs, path
         self._in_shape, self._out_shape = x.shape, (n, o, oh, ow)
+        if path == "pixel":
+            y2 = np.empty((n * p, o), dtype=x.dtype)  # (N, OH, OW, O) memory order
+
+            def job(i: int, _slot: int) -> None:
+                n0, n1 = runs[i]
+                np.matmul(self._columns(n0, n1), w2.T, out=y2[n0 * p : n1 * p])
+
+            for_each(job, len(runs), gemm=True)
+            return y2.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
+
+        y2 = np.empty((o, n * p), dtype=x.dtype)  # the output in (O, N, OH, OW) memory order
 
         def job(i: int, _slot: int) -> None:
             n0, n1 = runs[i]
             cols = self._columns(n0, n1)
-            if flat:  # every padded position is computed; the valid ones are kept
+            if path == "flat":  # every padded position is computed; the valid ones are kept
                 yf = scratch("conv_out", (o, cols.shape[1]), x.dtype)
                 np.matmul(w2, cols, out=yf)
                 y2[:, n0 * p : n1 * p].reshape(o, n1 - n0, oh, ow)[...] = yf.reshape(
@@ -174,6 +206,14 @@ class Conv2d(Module):
         for_each(job, len(runs), gemm=True)
         return y2.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
 
+    def _w2(self, path: str) -> np.ndarray:
+        """W as (O, C·kh·kw), its columns in the order of the column rows: (c, i, j), or
+        (i, j, c) for pixel-major columns (a copy)."""
+        w = self.weight.data
+        if path == "pixel":
+            return np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(w.shape[0], -1)
+        return w.reshape(w.shape[0], -1)
+
     def _rows(self) -> int:
         return self.weight.data[0].size + (self.bias is not None)
 
@@ -181,29 +221,60 @@ class Conv2d(Module):
         pt, pb, pl, pr = self._pad
         return shape[2] + pt + pb, shape[3] + pl + pr
 
-    def _padded(self, x, tail: int | None):
-        """x zero-padded into a buffer this layer owns, laid out (C, N·Hp·Wp + tail) (its
-        border and tail stay zero); with ``tail`` None, that buffer as (N, C, Hp, Wp), or
-        x itself when there is no padding."""
+    def _pad_buffer(self, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """A zeroed buffer this layer keeps across calls; its padding border stays zero."""
+        buf = self._pad_buf
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._pad_buf = np.zeros(shape, dtype=dtype)
+        return buf
+
+    def _padded_flat(self, x, tail: int):
+        """x zero-padded into a (C, N·Hp·Wp + tail) buffer (border and tail zero)."""
+        pt, _, pl, _ = self._pad
+        n, c, h, w = x.shape
+        hp, wp = self._padded_size(x.shape)
+        buf = self._pad_buffer((c, n * hp * wp + tail), x.dtype)
+        img = buf[:, : n * hp * wp].reshape(c, n, hp, wp)
+        copy_into(img[:, :, pt : pt + h, pl : pl + w], x.transpose(1, 0, 2, 3))
+        return buf
+
+    def _padded_nchw(self, x):
+        """x zero-padded, as an (N, C, Hp, Wp) view of (C, N, Hp, Wp) memory; x itself
+        when there is no padding."""
         pt, pb, pl, pr = self._pad
-        if tail is None and pt == pb == pl == pr == 0:
+        if pt == pb == pl == pr == 0:
             return x
         n, c, h, w = x.shape
         hp, wp = self._padded_size(x.shape)
-        shape = (c, n * hp * wp + (tail or 0))
-        buf = self._pad_buf
-        if buf is None or buf.shape != shape or buf.dtype != x.dtype:
-            buf = self._pad_buf = np.zeros(shape, dtype=x.dtype)
-        img = buf[:, : n * hp * wp].reshape(c, n, hp, wp)
+        img = self._pad_buffer((c, n, hp, wp), x.dtype)
         copy_into(img[:, :, pt : pt + h, pl : pl + w], x.transpose(1, 0, 2, 3))
-        return buf if tail is not None else img.transpose(1, 0, 2, 3)
+        return img.transpose(1, 0, 2, 3)
+
+    def _padded_nhwc(self, x):
+        """x zero-padded into a C-contiguous (N, Hp, Wp, C) array; x's own memory when
+        it is already laid out that way and there is no padding."""
+        pt, pb, pl, pr = self._pad
+        xt = x.transpose(0, 2, 3, 1)
+        if pt == pb == pl == pr == 0 and xt.flags.c_contiguous:
+            return xt
+        n, c, h, w = x.shape
+        hp, wp = self._padded_size(x.shape)
+        buf = self._pad_buffer((n, hp, wp, c), x.dtype)
+        copy_into(buf[:, pt : pt + h, pl : pl + w], xt)
+        return buf
 
     def _columns(self, n0: int, n1: int) -> np.ndarray:
-        """The columns (C·kh·kw [+1 row of ones], images n0..n1-1) in this thread's scratch."""
+        """The columns of images n0..n1-1 in this thread's scratch, with a row (pixel
+        path: a column) of ones when there is a bias."""
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         _, _, oh, ow = self._out_shape
         src, ck, rows = self._src, self.weight.data[0].size, self._rows()
-        if self._flat:
+        if self._path == "pixel":
+            cols = scratch("conv_cols", ((n1 - n0) * oh * ow, rows), src.dtype)
+            im2col_nhwc(src[n0:n1], kh, kw, sh, sw, oh, ow, cols)
+            cols[:, ck:] = 1
+            return cols
+        if self._path == "flat":
             hp, wp = self._padded_size(self._in_shape)
             width = (n1 - n0) * hp * wp
             cols = scratch("conv_cols", (rows, width), src.dtype)
@@ -217,13 +288,33 @@ class Conv2d(Module):
     def backward(self, dy):
         dy = check_backward(self, dy, self._out_shape)
         n, o, oh, ow = self._out_shape
+        kh, kw = self.kernel_size
+        w = self.weight.data
+        c, ck, rows = self.in_channels, w[0].size, self._rows()
+        runs = self._runs
+        dwb = np.empty((len(runs), rows, o), dtype=w.dtype)  # per-run dWᵀ (and db): summed below
+        if self._path == "pixel":
+            dx = self._backward_pixel(dy, dwb)
+        else:
+            dx = self._backward_channel(dy, dwb)
+        total = dwb.sum(axis=0)  # in run order: the same sum whatever the thread count
+        if self._path == "pixel":  # rows in (i, j, c) order
+            self.weight.grad += total[:ck].reshape(kh, kw, c, o).transpose(3, 2, 0, 1)
+        else:
+            self.weight.grad += total[:ck].T.reshape(w.shape)
+        if self.bias is not None:
+            self.bias.grad += total[ck]
+        return dx
+
+    def _backward_channel(self, dy, dwb):
+        """dWᵀ per run into dwb; dx (None when not wanted) for the flat and channel paths."""
+        n, o, oh, ow = self._out_shape
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         w = self.weight.data
-        c, ck, rows, p = self.in_channels, w[0].size, self._rows(), oh * ow
+        c, ck, p = self.in_channels, w[0].size, oh * ow
         hp, wp = self._padded_size(self._in_shape)
         wt = w.reshape(o, ck).T
-        runs, flat, want_dx = self._runs, self._flat, self.needs_input_grad
-        dwb = np.empty((len(runs), rows, o), dtype=w.dtype)  # per-run dWᵀ (and db): summed below
+        runs, flat, want_dx = self._runs, self._path == "flat", self.needs_input_grad
         # dx, padded, in (C, N, Hp, Wp) order
         dxp = np.empty((c, n * hp * wp), dtype=w.dtype) if want_dx else None
 
@@ -254,13 +345,44 @@ class Conv2d(Module):
                 col2im_add(dcols, d6, kh, kw, sh, sw, oh, ow)
 
         for_each(job, len(runs), gemm=True)
-        total = dwb.sum(axis=0)  # in run order: the same sum whatever the thread count
-        self.weight.grad += total[:ck].T.reshape(w.shape)
-        if self.bias is not None:
-            self.bias.grad += total[ck]
         if not want_dx:
             return None
         return unpad2d(dxp.reshape(c, n, hp, wp).transpose(1, 0, 2, 3), self._pad)
+
+    def _backward_pixel(self, dy, dwb):
+        """The pixel path: dWᵀ per run = colsᵀ dy₂, dcols = dy₂ W₂ (dy₂: (N·OH·OW, O)),
+        dx = col2im of dcols, in (N, H, W, C) memory."""
+        n, o, oh, ow = self._out_shape
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        dt = self.weight.data.dtype
+        c, ck, p = self.in_channels, self.weight.data[0].size, oh * ow
+        hp, wp = self._padded_size(self._in_shape)
+        runs, want_dx = self._runs, self.needs_input_grad
+        dyt = dy.transpose(0, 2, 3, 1)  # (N, OH, OW, O): the output's own memory order
+        if not dyt.flags.c_contiguous or dyt.dtype != dt:
+            dyt = copy_into(np.empty(dyt.shape, dtype=dt), dyt)
+        d2 = dyt.reshape(n * p, o)
+        w2 = self._w2("pixel")
+        dxp = np.empty((n, hp, wp, c), dtype=dt) if want_dx else None
+
+        def job(i: int, _slot: int) -> None:
+            n0, n1 = runs[i]
+            cols = self._columns(n0, n1)
+            d = d2[n0 * p : n1 * p]
+            np.matmul(cols.T, d, out=dwb[i])  # [dWᵀ; dbᵀ] of these images
+            if not want_dx:
+                return
+            dcols = cols[:, :ck]  # the columns are spent: they take dcols = dy₂ W₂
+            np.matmul(d, w2, out=dcols)
+            dxs = dxp[n0:n1]
+            dxs[...] = 0
+            col2im_nhwc_add(dcols, dxs, kh, kw, sh, sw, oh, ow)
+
+        for_each(job, len(runs), gemm=True)
+        if not want_dx:
+            return None
+        pt, pb, pl, pr = self._pad
+        return dxp[:, pt : hp - pb, pl : wp - pr].transpose(0, 3, 1, 2)
 
     def config(self):
         return {

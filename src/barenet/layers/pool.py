@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.checks import as_input, check_backward
-from ..core.functional import cnhw_empty, is_cnhw, out_size, windows
+from ..core.functional import cnhw_empty, is_cnhw, is_nhwc, out_size, windows
 from ..core.module import Module, register
 from ..core.parallel import chunked
 from .conv import _pair
@@ -150,61 +150,61 @@ class MaxPool2d(_Pool2d):
     # -- 2x2, stride 2: two stages of pairs, so every op runs over long rows ----------------
     # Views of one window element each (x[:, :, i::2, j::2]) make NumPy loop over rows of
     # OW elements, which costs more than the arithmetic when OW is small. In memory order
-    # (B = N·C planes of H x W), the columns of each window pair up as the two halves of
-    # x.reshape(-1, 2), a flat loop; then the rows as the halves of (B·OH, 2, OW).
+    # the image is B blocks of H x W pixels of E numbers each: B = N·C planes and E = 1
+    # for (N, C, H, W) or (C, N, H, W) memory, B = N and E = C for (N, H, W, C). The
+    # columns of each window pair up as the two halves of x.reshape(-1, 2, E), a flat
+    # loop; then the rows as the halves of (B·OH, 2, OW·E).
     #   jc = [right > left] per window row,  ib = [bottom max > top max] per window:
     #   y = the larger row max;  first max (row-major) t = 2·ib + jc[row ib].
 
     def _forward_2x2(self, x):
-        xm, cnhw = _memory_order(x)
-        if xm is None:
+        order = _memory_order(x)
+        if order is None:
             return None
-        b, h, w = xm.shape[0] * xm.shape[1], xm.shape[2], xm.shape[3]
+        xm, layout = order
+        n, c, h, w = x.shape
+        b, e = (n, c) if layout == "nhwc" else (n * c, 1)
         oh, ow = h // 2, w // 2
-        y = np.empty((b * oh, ow), dtype=x.dtype)
-        jc = np.empty(b * h * ow, dtype=bool)
-        ib = np.empty((b * oh, ow), dtype=bool)
-        pairs = xm.reshape(b * h * ow, 2)
-        rowmax = np.empty(b * h * ow, dtype=x.dtype)
+        y = np.empty((b * oh, ow * e), dtype=x.dtype)
+        jc = np.empty((b * h * ow, e), dtype=bool)
+        ib = np.empty((b * oh, ow * e), dtype=bool)
+        pairs = xm.reshape(b * h * ow, 2, e)
+        rowmax = np.empty((b * h * ow, e), dtype=x.dtype)
 
-        def run(lo, hi):  # planes lo..hi-1
+        def run(lo, hi):  # blocks lo..hi-1
             a, z = lo * h * ow, hi * h * ow
             np.greater(pairs[a:z, 1], pairs[a:z, 0], out=jc[a:z])
             np.maximum(pairs[a:z, 0], pairs[a:z, 1], out=rowmax[a:z])
-            rows, r = rowmax[a:z].reshape(-1, 2, ow), slice(lo * oh, hi * oh)
+            rows, r = rowmax[a:z].reshape(-1, 2, ow * e), slice(lo * oh, hi * oh)
             np.greater(rows[:, 1], rows[:, 0], out=ib[r])
             np.maximum(rows[:, 0], rows[:, 1], out=y[r])
 
         chunked(run, b, x.nbytes)
         if np.isnan(y).any():  # NaN windows follow the general path's rule
             return None
-        self._cache = ("2x2", jc, ib, cnhw)
-        y4 = y.reshape(xm.shape[0], xm.shape[1], oh, ow)
-        return y4.transpose(1, 0, 2, 3) if cnhw else y4
+        self._cache = ("2x2", jc, ib, layout)
+        return _from_memory(y, layout, (n, c, oh, ow))
 
     def _backward_2x2(self, dy):
-        _, jc, ib, cnhw = self._cache
+        _, jc, ib, layout = self._cache
         n, c, oh, ow = self._out_shape
-        dym = dy.transpose(1, 0, 2, 3) if cnhw else dy
-        dym = np.ascontiguousarray(dym).reshape(-1, ow)  # (B·OH, OW) in memory order
-        b = dym.shape[0] // oh
-        h, w = 2 * oh, 2 * ow
-        rowgrad = np.empty((b * oh, 2, ow), dtype=dy.dtype)  # dy sent to the winning row
-        dxm = np.empty((b * h * ow, 2), dtype=dy.dtype)
+        h = 2 * oh
+        b, e = (n, c) if layout == "nhwc" else (n * c, 1)
+        dym = _to_memory(dy, layout).reshape(b * oh, ow * e)
+        rowgrad = np.empty((b * oh, 2, ow * e), dtype=dy.dtype)  # dy sent to the winning row
+        dxm = np.empty((b * h * ow, 2, e), dtype=dy.dtype)
 
-        def run(lo, hi):  # planes lo..hi-1
+        def run(lo, hi):  # blocks lo..hi-1
             r = slice(lo * oh, hi * oh)
             np.multiply(dym[r], ib[r], out=rowgrad[r, 1])
             np.multiply(dym[r], np.logical_not(ib[r]), out=rowgrad[r, 0])
             a, z = lo * h * ow, hi * h * ow
-            g = rowgrad[r].reshape(-1)
+            g = rowgrad[r].reshape(-1, e)
             np.multiply(g, jc[a:z], out=dxm[a:z, 1])
             np.multiply(g, np.logical_not(jc[a:z]), out=dxm[a:z, 0])
 
         chunked(run, b, dxm.nbytes)
-        if cnhw:
-            return dxm.reshape(c, n, h, w).transpose(1, 0, 2, 3)
-        return dxm.reshape(n, c, h, w)
+        return _from_memory(dxm, layout, self._in_shape)
 
     def backward(self, dy):
         dy = check_backward(self, dy, self._out_shape)
@@ -245,13 +245,32 @@ class MaxPool2d(_Pool2d):
 
 
 def _memory_order(x):
-    """(x as a C-contiguous (C, N, H, W) or (N, C, H, W) array, True if the former), or
-    (None, False) when x is neither."""
+    """(x's memory as a C-contiguous array, its layout "cnhw", "nchw" or "nhwc"), or None
+    when x is laid out none of these ways."""
     if is_cnhw(x):
-        return x.transpose(1, 0, 2, 3), True
+        return x.transpose(1, 0, 2, 3), "cnhw"
     if x.flags.c_contiguous:
-        return x, False
-    return None, False
+        return x, "nchw"
+    if is_nhwc(x):
+        return x.transpose(0, 2, 3, 1), "nhwc"
+    return None
+
+
+_AXES = {"cnhw": (1, 0, 2, 3), "nchw": (0, 1, 2, 3), "nhwc": (0, 2, 3, 1)}
+_BACK = {"cnhw": (1, 0, 2, 3), "nchw": (0, 1, 2, 3), "nhwc": (0, 3, 1, 2)}
+
+
+def _to_memory(a, layout: str) -> np.ndarray:
+    """The (N, C, H, W) array ``a`` as a C-contiguous array in ``layout``'s axis order
+    (a copy only when ``a`` is laid out otherwise)."""
+    return np.ascontiguousarray(a.transpose(_AXES[layout]))
+
+
+def _from_memory(buf: np.ndarray, layout: str, shape) -> np.ndarray:
+    """The (N, C, H, W) view of ``buf``, whose memory is in ``layout``'s axis order."""
+    n, c, h, w = shape
+    dims = {"cnhw": (c, n, h, w), "nchw": (n, c, h, w), "nhwc": (n, h, w, c)}[layout]
+    return buf.reshape(dims).transpose(_BACK[layout])
 
 
 @register
