@@ -192,6 +192,20 @@ def im2col_flat(xf: np.ndarray, start: int, width: int, offsets: list[int], out:
     return out
 
 
+def im2col_flat_times(
+    xf: np.ndarray, start: int, width: int, offsets: list[int], d: np.ndarray, out: np.ndarray
+) -> np.ndarray:
+    """out[(c, t), o] = Σ_s xf[c, start + offsets[t] + s] · d[o, s]  (s < width): the flat
+    columns times dᵀ (d: (O, width)) without building the columns, one GEMM per offset
+    over shifted views of xf (a weight gradient reads each column row only once). ``out``
+    is (C*len(offsets), O), any row stride."""
+    c, k = xf.shape[0], len(offsets)
+    o3 = out.reshape(c, k, d.shape[0])
+    for t, off in enumerate(offsets):
+        np.matmul(xf[:, start + off : start + off + width], d.T, out=o3[:, t])
+    return out
+
+
 def col2im_flat(dcols: np.ndarray, dxf: np.ndarray, start: int, width: int, offsets: list[int]):
     """dxf[c, start + offsets[t] + s] += dcols[(c, t), s], for the s that stay below
     start + width: the adjoint of im2col_flat restricted to the run's own pixels (the

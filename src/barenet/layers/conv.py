@@ -16,6 +16,7 @@ from ..core.functional import (
     col2im_nhwc_add,
     flat_offsets,
     im2col_flat,
+    im2col_flat_times,
     im2col_into,
     im2col_nhwc,
     out_size,
@@ -315,13 +316,13 @@ class Conv2d(Module):
         hp, wp = self._padded_size(self._in_shape)
         wt = w.reshape(o, ck).T
         runs, flat, want_dx = self._runs, self._path == "flat", self.needs_input_grad
+        rows, offsets = self._rows(), flat_offsets(kh, kw, wp)
         # dx, padded, in (C, N, Hp, Wp) order
         dxp = np.empty((c, n * hp * wp), dtype=w.dtype) if want_dx else None
 
         def job(i: int, _slot: int) -> None:
             n0, n1 = runs[i]
             m = n1 - n0
-            cols = self._columns(n0, n1)
             dyc = dy[n0:n1].transpose(1, 0, 2, 3).astype(w.dtype, copy=False)  # (O, m, OH, OW)
             if flat:  # dy spread over every padded position, zero at the garbage ones
                 d = scratch("conv_out", (o, m * hp * wp), w.dtype)
@@ -329,17 +330,25 @@ class Conv2d(Module):
                 d4[:, :, :oh, :ow] = dyc
                 d4[:, :, oh:] = 0
                 d4[:, :, :oh, ow:] = 0
+                # [dWᵀ; dbᵀ] of these images, straight from the shifted input rows
+                im2col_flat_times(self._src, n0 * hp * wp, m * hp * wp, offsets, d, dwb[i, :ck])
+                if rows > ck:
+                    d.sum(axis=1, out=dwb[i, ck])
+                if not want_dx:
+                    return
+                dcols = scratch("conv_cols", (ck, m * hp * wp), w.dtype)
             else:
                 d = dyc.reshape(o, m * p)
-            np.matmul(cols, d.T, out=dwb[i])  # [dWᵀ; dbᵀ] of these images
-            if not want_dx:
-                return
-            dcols = cols[:ck]  # the columns are spent: their rows take dcols = W₂ᵀ dy₂
+                cols = self._columns(n0, n1)
+                np.matmul(cols, d.T, out=dwb[i])  # [dWᵀ; dbᵀ] of these images
+                if not want_dx:
+                    return
+                dcols = cols[:ck]  # the columns are spent: their rows take dcols = W₂ᵀ dy₂
             np.matmul(wt, d, out=dcols)
             dxs = dxp[:, n0 * hp * wp : n1 * hp * wp]
             dxs[...] = 0
             if flat:
-                col2im_flat(dcols, dxs, 0, m * hp * wp, flat_offsets(kh, kw, wp))
+                col2im_flat(dcols, dxs, 0, m * hp * wp, offsets)
             else:
                 d6 = dxs.reshape(c, m, hp, wp).transpose(1, 0, 2, 3)
                 col2im_add(dcols, d6, kh, kw, sh, sw, oh, ow)
