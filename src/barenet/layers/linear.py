@@ -17,7 +17,8 @@ class Linear(Module):
     """y = x Wᵀ + b,   x: (N, in) or (..., in),  W: (out, in),  b: (out,).
 
     Backward:  dx = dy W,   dW += dyᵀ x,   db += Σₙ dy   (dx skipped, None returned,
-    when ``needs_input_grad`` is False).
+    when ``needs_input_grad`` is False). For 2-D x, y and dx are computed transposed
+    (yᵀ = W xᵀ) and returned as (N, ·) views of feature-major memory.
     Initialised like PyTorch: W, b ~ U(-1/√in, 1/√in).
     """
 
@@ -45,7 +46,13 @@ class Linear(Module):
                 f"{self._label()}: expected (N, {self.in_features}), got {tuple(x.shape)}"
             )
         x2 = x.reshape(-1, self.in_features)
-        y = x2 @ self.weight.data.T
+        if x.ndim == 2:
+            # yᵀ = W xᵀ: the (out, N) product in row-major memory is the GEMM OpenBLAS runs
+            # fastest (64x784x256: 180 µs against 265 µs for x Wᵀ), and y is its (N, out)
+            # view, so the next Linear finds xᵀ already contiguous.
+            y = np.matmul(self.weight.data, x2.T).T
+        else:  # a feature-major y would need a copy to take the (..., out) shape
+            y = x2 @ self.weight.data.T
         if self.bias is not None:
             y += self.bias.data
         self._x, self._in_shape = x2, x.shape
@@ -60,6 +67,8 @@ class Linear(Module):
             self.bias.grad += dy2.sum(axis=0)
         if not self.needs_input_grad:
             return None
+        if len(self._in_shape) == 2:  # dxᵀ = Wᵀ dyᵀ, as in forward
+            return np.matmul(self.weight.data.T, dy2.T).T
         return (dy2 @ self.weight.data).reshape(self._in_shape)
 
     def _clear_cache(self):
