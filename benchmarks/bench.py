@@ -5,7 +5,10 @@
 Both frameworks run the same three models with the same weights, batch and thread
 count in one process, interleaved repeat by repeat (barenet, then PyTorch), so a
 slow phase of the machine hits both; each repeat gives a ratio barenet/PyTorch and
-the table reports the medians. Training = forward + loss + backward + SGD step;
+the table reports the medians. Each timed block runs the same number of steps for
+both, at least 20 (training) or 3 (inference) and enough for the slower framework's
+block to last a quarter of a second, so that a cheap model is measured in its steady
+state rather than in its threads' wake-up. Training = forward + loss + backward + SGD step;
 inference = eval mode, batch 1000 (PyTorch under ``torch.inference_mode``).
 
 Both run with idle OpenBLAS threads asleep (``OPENBLAS_THREAD_TIMEOUT=4``) and freed
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -225,7 +229,21 @@ def timed(fn, steps: int) -> float:
     return time.perf_counter() - t0
 
 
-def measure_model(name: str, repeats: int, steps: int, infer_steps: int) -> dict:
+def block_steps(runners: dict, call: str, args_at: int, at_least: int, seconds: float) -> int:
+    """Steps per timed block: at least ``at_least``, and enough that a block of the slower
+    framework's steps lasts ``seconds`` (a cheap step timed 20 at a time measures the
+    wake-up of idle threads more than the step). Both frameworks get the same count."""
+    slowest = 0.0
+    for entry in runners.values():
+        r, a = entry[0], entry[args_at]
+        fn = getattr(r, call)
+        slowest = max(slowest, min(timed(lambda fn=fn, a=a: fn(*a), 1) for _ in range(3)))
+    return max(at_least, math.ceil(seconds / max(slowest, 1e-9)))
+
+
+def measure_model(
+    name: str, repeats: int, steps: int, infer_steps: int, block_seconds: float
+) -> dict:
     b = BATCH[name]
     x, y = data(name, b)
     xi, _ = data(name, INFER_BATCH, seed=1)
@@ -238,6 +256,8 @@ def measure_model(name: str, repeats: int, steps: int, infer_steps: int) -> dict
         for _ in range(3):
             r.train_step(*tr_args)
         r.infer(*inf_args)
+    steps = block_steps(runners, "train_step", 1, steps, block_seconds)
+    infer_steps = block_steps(runners, "infer", 2, infer_steps, block_seconds)
     train = {k: [] for k in runners}
     infer = {k: [] for k in runners}
     for _ in range(repeats):
@@ -246,7 +266,12 @@ def measure_model(name: str, repeats: int, steps: int, infer_steps: int) -> dict
             infer[k].append(
                 INFER_BATCH * infer_steps / timed(lambda r=r, a=inf_args: r.infer(*a), infer_steps)
             )
-    out = {"batch": b, "flops_per_image": flops_per_image(name)}
+    out = {
+        "batch": b,
+        "flops_per_image": flops_per_image(name),
+        "train_steps_per_repeat": steps,
+        "infer_steps_per_repeat": infer_steps,
+    }
     for k in runners:
         out[k] = {
             "train_ips": statistics.median(train[k]),
@@ -360,7 +385,7 @@ def main() -> int:
         torch.set_num_threads(ARGS.threads)
     # As barenet's fit and command line do; it applies to both frameworks' allocations.
     info_malloc = keep_freed_memory()
-    repeats, steps, infer_steps = (3, 5, 1) if ARGS.quick else (9, 20, 3)
+    repeats, steps, infer_steps, block = (3, 5, 1, 0.05) if ARGS.quick else (9, 20, 3, 0.25)
     names = [m.strip() for m in ARGS.models.split(",") if m.strip()]
     info = {
         "numpy": np.__version__,
@@ -370,7 +395,8 @@ def main() -> int:
         "blas": blas_info(),
         "machine": platform.processor() or platform.machine(),
         "repeats": repeats,
-        "train_steps_per_repeat": steps,
+        "min_train_steps_per_repeat": steps,
+        "min_block_seconds": block,
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
         "OPENBLAS_THREAD_TIMEOUT": os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
@@ -381,7 +407,7 @@ def main() -> int:
     info["gemm_gflops_float32"] = gemm
     results = {}
     for name in names:
-        res = measure_model(name, repeats, steps, infer_steps)
+        res = measure_model(name, repeats, steps, infer_steps, block)
         res["barenet"]["train_gflops"] = res["barenet"]["train_ips"] * res["flops_per_image"] / 1e9
         res["barenet"]["gemm_fraction"] = res["barenet"]["train_gflops"] / gemm
         if torch is not None:
