@@ -251,3 +251,16 @@ def test_maxpool_2x2_path_hands_nan_windows_to_the_general_rule():
     assert not isinstance(pool._cache, tuple) and np.isnan(y[0, 0, 0, 0])
     dx = pool.backward(np.ones_like(y))
     assert dx[0, 0, 1, 0] == 1 and dx[0, 0, 0, 1] == 0  # the window's last NaN, as PyTorch
+
+
+@pytest.mark.parametrize("make", [bn.ReLU, lambda: bn.LeakyReLU(0.1), lambda: bn.LeakyReLU(3.0)])
+def test_activation_backward_after_an_eval_forward(make):
+    """In eval mode the activations keep no mask; a backward then (saliency maps, say)
+    still gives the training-mode gradient."""
+    x = np.random.default_rng(8).standard_normal((4, 3, 5, 5))
+    x[0, 0, 0, :3] = 0.0
+    dy = np.random.default_rng(9).standard_normal(x.shape)
+    train, ev = make(), make().eval()
+    np.testing.assert_array_equal(ev(x), train(x))
+    assert ev._cache.dtype != bool  # no mask was built
+    np.testing.assert_array_equal(ev.backward(dy), train.backward(dy))

@@ -28,6 +28,11 @@ class _Elementwise(Module):
         return check_backward(self, dy, self._out_shape)
 
 
+def _mask(cache: np.ndarray) -> np.ndarray:
+    """[x > 0] from what a ReLU's forward kept: the mask itself, or x (eval mode)."""
+    return cache if cache.dtype == bool else np.greater(cache, 0)
+
+
 @register
 class ReLU(_Elementwise):
     """y = max(x, 0);  dx = dy · [x > 0]."""
@@ -37,9 +42,12 @@ class ReLU(_Elementwise):
         if x.ndim == 0:
             self._cache = np.greater(x, 0)
             return np.maximum(x, x.dtype.type(0))
-        mask = np.empty_like(x, dtype=bool)  # empty_like keeps x's memory order
-        y = np.empty_like(x)
+        y = np.empty_like(x)  # empty_like keeps x's memory order
         zero, ax = x.dtype.type(0), outer_axis(x)
+        if not self.training:  # no mask to keep: a backward in eval mode derives it from x
+            self._cache = x
+            return map_into(np.maximum, y, x, zero)
+        mask = np.empty_like(x, dtype=bool)
 
         def run(lo, hi):
             sl = (slice(None),) * ax + (slice(lo, hi),)
@@ -54,7 +62,7 @@ class ReLU(_Elementwise):
         dy = self._dy(dy)
         if dy.dtype.kind != "f":
             dy = dy.astype(np.result_type(dy.dtype, np.float32))
-        mask = self._cache
+        mask = _mask(self._cache)
         if dy.ndim == 0:
             return np.multiply(dy, mask)
         # The mask as 0/1 numbers in its own memory order (x's), then times dy: faster
@@ -74,23 +82,25 @@ class LeakyReLU(_Elementwise):
 
     def forward(self, x):
         x = self._in(x)
-        self._cache = np.greater(x, 0)
+        # the mask, or in eval mode x itself (a backward then derives the mask)
+        self._cache = np.greater(x, 0) if self.training else x
         a = x.dtype.type(self.negative_slope)
         y = np.multiply(x, a)
         if 0 <= self.negative_slope <= 1:  # then max(x, a·x) is the same function
             return np.maximum(x, y, out=y)
-        return np.where(self._cache, x, y)
+        return np.where(_mask(self._cache), x, y)
 
     def backward(self, dy):
         dy = self._dy(dy)
         dt = dy.dtype if dy.dtype.kind == "f" else np.result_type(dy.dtype, np.float32)
         dt = np.dtype(dt)
         a = dt.type(self.negative_slope)
+        mask = _mask(self._cache)
         if 0 <= self.negative_slope <= 1:  # max([x > 0], a): exactly 1 where x > 0, else a
-            scale = self._cache.astype(dt)
+            scale = mask.astype(dt)
             np.maximum(scale, a, out=scale)
         else:
-            scale = np.where(self._cache, dt.type(1), a)
+            scale = np.where(mask, dt.type(1), a)
         return np.multiply(scale, dy, out=scale)
 
     def config(self):
