@@ -264,3 +264,30 @@ def test_activation_backward_after_an_eval_forward(make):
     np.testing.assert_array_equal(ev(x), train(x))
     assert ev._cache.dtype != bool  # no mask was built
     np.testing.assert_array_equal(ev.backward(dy), train.backward(dy))
+
+
+@pytest.mark.parametrize("mnk", [1, 100, 10**6, 10**12])  # from one piece per K to none
+def test_long_k_products_in_pieces_equal_one_product(monkeypatch, mnk):
+    import barenet.core.functional as F
+
+    monkeypatch.setattr(F, "SMALL_GEMM_MNK", mnk)
+    rng = np.random.default_rng(10)
+    for m, k, n in ((3, 1000, 5), (10, 7, 32), (40, 300, 40)):  # the last: output too big
+        a, b = rng.standard_normal((m, k)), rng.standard_normal((n, k)).T
+        out = np.full((m, n), np.nan)
+        np.testing.assert_allclose(F.matmul_k_chunks(a, b, out), a @ b, rtol=1e-12, atol=1e-12)
+
+
+def test_first_conv_weight_gradient_with_k_in_pieces_matches_one_product(monkeypatch):
+    import barenet.core.functional as F
+
+    x = np.random.default_rng(11).standard_normal((16, 1, 28, 28))
+    grads = []
+    for mnk in (10**12, 10**4):
+        monkeypatch.setattr(F, "SMALL_GEMM_MNK", mnk)
+        bn.seed(4)
+        layer = bn.Conv2d(1, 8, 3, padding=1).to(np.float64)
+        layer.backward(np.ones(layer.output_shape(x.shape)) * layer(x))
+        grads.append((layer.weight.grad, layer.bias.grad))
+    np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-12)
+    np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-12)

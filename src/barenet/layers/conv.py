@@ -19,6 +19,7 @@ from ..core.functional import (
     im2col_flat_times,
     im2col_into,
     im2col_nhwc,
+    matmul_k_chunks,
     out_size,
     unpad2d,
 )
@@ -340,7 +341,7 @@ class Conv2d(Module):
             else:
                 d = dyc.reshape(o, m * p)
                 cols = self._columns(n0, n1)
-                np.matmul(cols, d.T, out=dwb[i])  # [dWᵀ; dbᵀ] of these images
+                matmul_k_chunks(cols, d.T, dwb[i])  # [dWᵀ; dbᵀ] of these images
                 if not want_dx:
                     return
                 dcols = cols[:ck]  # the columns are spent: their rows take dcols = W₂ᵀ dy₂
@@ -378,7 +379,7 @@ class Conv2d(Module):
             n0, n1 = runs[i]
             cols = self._columns(n0, n1)
             d = d2[n0 * p : n1 * p]
-            np.matmul(cols.T, d, out=dwb[i])  # [dWᵀ; dbᵀ] of these images
+            matmul_k_chunks(cols.T, d, dwb[i])  # [dWᵀ; dbᵀ] of these images
             if not want_dx:
                 return
             dcols = cols[:, :ck]  # the columns are spent: they take dcols = dy₂ W₂
