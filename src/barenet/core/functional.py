@@ -268,14 +268,14 @@ def im2col_nhwc(xp: np.ndarray, kh, kw, sh, sw, oh, ow, out: np.ndarray) -> np.n
     return out
 
 
-def col2im_nhwc_add(dcols: np.ndarray, dxp: np.ndarray, kh, kw, sh, sw, oh, ow) -> np.ndarray:
-    """dxp[n, p*sh+i, q*sw+j, c] += dcols[(n, p, q), (i, j, c)]: the adjoint of im2col_nhwc,
-    kh*kw strided in-place adds into dxp (n, Hp, Wp, C); dcols is (n*OH*OW, kh*kw*C)."""
+def col2im_nhwc_add(dparts: np.ndarray, dxp: np.ndarray, kh, kw, sh, sw, oh, ow) -> np.ndarray:
+    """dxp[n, p*sh+i, q*sw+j, c] += dparts[i*kw + j, (n, p, q), c]: the adjoint of
+    im2col_nhwc, with the columns' gradient split by kernel offset (kh*kw, n*OH*OW, C)
+    (so each part is one contiguous block), added into dxp (n, Hp, Wp, C) by kh*kw
+    strided in-place adds whose rows are OW·C numbers long when sw = 1."""
     n, _, _, c = dxp.shape
-    d6 = dcols.reshape(n, oh, ow, kh, kw, c)
+    d5 = dparts.reshape(kh, kw, n, oh, ow, c)
     for i in range(kh):
         for j in range(kw):
-            dxp[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] += d6[
-                :, :, :, i, j
-            ]
+            dxp[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] += d5[i, j]
     return dxp

@@ -365,14 +365,16 @@ class Conv2d(Module):
         n, o, oh, ow = self._out_shape
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         dt = self.weight.data.dtype
-        c, ck, p = self.in_channels, self.weight.data[0].size, oh * ow
+        c, p = self.in_channels, oh * ow
         hp, wp = self._padded_size(self._in_shape)
         runs, want_dx = self._runs, self.needs_input_grad
         dyt = dy.transpose(0, 2, 3, 1)  # (N, OH, OW, O): the output's own memory order
         if not dyt.flags.c_contiguous or dyt.dtype != dt:
             dyt = copy_into(np.empty(dyt.shape, dtype=dt), dyt)
         d2 = dyt.reshape(n * p, o)
-        w2 = self._w2("pixel")
+        # W split by kernel offset, (kh·kw, O, C): dy₂ times each part is that offset's
+        # share of dcols = dy₂ W₂ as one contiguous block, for contiguous adds
+        w_parts = np.ascontiguousarray(self.weight.data.transpose(2, 3, 0, 1)).reshape(-1, o, c)
         dxp = np.empty((n, hp, wp, c), dtype=dt) if want_dx else None
 
         def job(i: int, _slot: int) -> None:
@@ -382,11 +384,12 @@ class Conv2d(Module):
             matmul_k_chunks(cols.T, d, dwb[i])  # [dWᵀ; dbᵀ] of these images
             if not want_dx:
                 return
-            dcols = cols[:, :ck]  # the columns are spent: they take dcols = dy₂ W₂
-            np.matmul(d, w2, out=dcols)
+            # the columns are spent: their memory takes dcols, split by kernel offset
+            parts = cols.reshape(-1)[: kh * kw * d.shape[0] * c].reshape(kh * kw, -1, c)
+            np.matmul(d, w_parts, out=parts)
             dxs = dxp[n0:n1]
             dxs[...] = 0
-            col2im_nhwc_add(dcols, dxs, kh, kw, sh, sw, oh, ow)
+            col2im_nhwc_add(parts, dxs, kh, kw, sh, sw, oh, ow)
 
         for_each(job, len(runs), gemm=True)
         if not want_dx:
