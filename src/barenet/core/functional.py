@@ -25,19 +25,20 @@ SMALL_GEMM_MAX_OUTPUT = 1024  # only outputs this small lose on the packed path
 
 
 def matmul_k_chunks(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = a @ b for a (M, K) and b (K, N); a tiny M x N with a long K is computed as
-    equal pieces of K, each within the small-matrix kernels' range, summed in order (the
-    same pieces whatever the thread count)."""
-    (m, k), n = a.shape, b.shape[1]
+    """out = a @ b for a (..., M, K) (a stack of matrices, or one) and b (K, N); a tiny
+    M x N with a long K is computed as equal pieces of K, each within the small-matrix
+    kernels' range, summed in order (the same pieces whatever the thread count)."""
+    m, k = a.shape[-2:]
+    n = b.shape[1]
     pieces = 1
     if m * n <= SMALL_GEMM_MAX_OUTPUT:
         pieces = -(-m * n * k // SMALL_GEMM_MNK)
     if pieces <= 1:
         return np.matmul(a, b, out=out)
     step = -(-k // pieces)
-    np.matmul(a[:, :step], b[:step], out=out)
+    np.matmul(a[..., :step], b[:step], out=out)
     for k0 in range(step, k, step):
-        out += np.matmul(a[:, k0 : k0 + step], b[k0 : k0 + step])
+        out += np.matmul(a[..., k0 : k0 + step], b[k0 : k0 + step])
     return out
 
 
@@ -207,39 +208,53 @@ def flat_offsets(kh: int, kw: int, wp: int) -> list[int]:
     return [i * wp + j for i in range(kh) for j in range(kw)]
 
 
-def im2col_flat(xf: np.ndarray, start: int, width: int, offsets: list[int], out: np.ndarray):
-    """out[(c, t), s] = xf[c, start + offsets[t] + s] for s < width, into the first
-    C*len(offsets) rows of ``out`` (rows, >= width); xf must reach start + offsets[-1] + width."""
-    c, k = xf.shape[0], len(offsets)
-    o3 = out[: c * k, :width].reshape(c, k, width)
-    for t, off in enumerate(offsets):
-        o3[:, t] = xf[:, start + off : start + off + width]
+def _flat_windows(xf: np.ndarray, start: int, width: int, kh: int, kw: int, wp: int):
+    """Read-only view (kh, kw, C, width): [i, j, c, s] = xf[c, start + i*wp + j + s]."""
+    s0, s1 = xf.strides
+    return as_strided(
+        xf[:, start:], (kh, kw, xf.shape[0], width), (wp * s1, s1, s0, s1), writeable=False
+    )
+
+
+def im2col_flat(xf: np.ndarray, start: int, width: int, kh, kw, wp, out: np.ndarray):
+    """out[(c, i, j), s] = xf[c, start + i*wp + j + s] for s < width, into the first
+    C*kh*kw rows of ``out`` (rows, >= width), in one copy; xf must reach
+    start + (kh-1)*wp + kw-1 + width."""
+    c = xf.shape[0]
+    win = _flat_windows(xf, start, width, kh, kw, wp)
+    out[: c * kh * kw, :width].reshape(c, kh, kw, width)[...] = win.transpose(2, 0, 1, 3)
     return out
 
 
 def im2col_flat_times(
-    xf: np.ndarray, start: int, width: int, offsets: list[int], d: np.ndarray, out: np.ndarray
+    xf: np.ndarray, start: int, width: int, kh, kw, wp, d: np.ndarray, out: np.ndarray
 ) -> np.ndarray:
-    """out[(c, t), o] = Σ_s xf[c, start + offsets[t] + s] · d[o, s]  (s < width): the flat
-    columns times dᵀ (d: (O, width)) without building the columns, one GEMM per offset
-    over shifted views of xf (a weight gradient reads each column row only once). ``out``
-    is (C*len(offsets), O), any row stride."""
-    c, k = xf.shape[0], len(offsets)
-    o3 = out.reshape(c, k, d.shape[0])
-    for t, off in enumerate(offsets):
-        matmul_k_chunks(xf[:, start + off : start + off + width], d.T, o3[:, t])
+    """out[(c, i, j), o] = Σ_s xf[c, start + i*wp + j + s] · d[o, s]  (s < width): the flat
+    columns times dᵀ (d: (O, width)) without building the columns, one stacked GEMM over
+    shifted views of xf (a weight gradient reads each column row only once). ``out`` is
+    (C*kh*kw, O), any row stride."""
+    c, o = xf.shape[0], d.shape[0]
+    win = _flat_windows(xf, start, width, kh, kw, wp)
+    prod = matmul_k_chunks(win, d.T, np.empty((kh, kw, c, o), dtype=out.dtype))
+    out.reshape(c, kh, kw, o)[...] = prod.transpose(2, 0, 1, 3)
     return out
 
 
-def col2im_flat(dcols: np.ndarray, dxf: np.ndarray, start: int, width: int, offsets: list[int]):
-    """dxf[c, start + offsets[t] + s] += dcols[(c, t), s], for the s that stay below
-    start + width: the adjoint of im2col_flat restricted to the run's own pixels (the
-    columns past them belong to garbage positions, whose gradient is zero)."""
-    c, k = dxf.shape[0], len(offsets)
-    d3 = dcols[: c * k, :width].reshape(c, k, width)
-    for t, off in enumerate(offsets):
-        dxf[:, start + off : start + width] += d3[:, t, : width - off]
-    return dxf
+def col2im_flat(dpad: np.ndarray, lead: int, width: int, kh, kw, wp, out: np.ndarray):
+    """out[c, s] = Σ_{i,j} dpad[(c, i, j), lead + s - i*wp - j] for s < width: the adjoint
+    of im2col_flat over one run's own pixels, written (not added) into ``out`` (C, width).
+    The first ``lead`` >= (kh-1)*wp + kw-1 columns of dpad must be zero (they stand for
+    garbage positions before the run, whose gradient is zero). One reduction over a
+    strided view [i, j, c, s], in the same order for every pixel."""
+    c = out.shape[0]
+    r, e = dpad.strides
+    view = as_strided(
+        dpad[:, lead:],
+        (kh, kw, c, width),
+        (kw * r - wp * e, r - e, kh * kw * r, e),
+        writeable=False,
+    )
+    return np.sum(view, axis=(0, 1), out=out)
 
 
 # -- pixel-major kernels ---------------------------------------------------------------------------

@@ -280,7 +280,7 @@ class Conv2d(Module):
             hp, wp = self._padded_size(self._in_shape)
             width = (n1 - n0) * hp * wp
             cols = scratch("conv_cols", (rows, width), src.dtype)
-            im2col_flat(src, n0 * hp * wp, width, flat_offsets(kh, kw, wp), cols)
+            im2col_flat(src, n0 * hp * wp, width, kh, kw, wp, cols)
         else:
             cols = scratch("conv_cols", (rows, (n1 - n0) * oh * ow), src.dtype)
             im2col_into(src[n0:n1], kh, kw, sh, sw, oh, ow, cols)
@@ -317,44 +317,44 @@ class Conv2d(Module):
         hp, wp = self._padded_size(self._in_shape)
         wt = w.reshape(o, ck).T
         runs, flat, want_dx = self._runs, self._path == "flat", self.needs_input_grad
-        rows, offsets = self._rows(), flat_offsets(kh, kw, wp)
+        rows, lead = self._rows(), flat_offsets(kh, kw, wp)[-1]
         # dx, padded, in (C, N, Hp, Wp) order
         dxp = np.empty((c, n * hp * wp), dtype=w.dtype) if want_dx else None
 
-        def job(i: int, _slot: int) -> None:
+        def flat_job(i: int, _slot: int) -> None:
+            n0, n1 = runs[i]
+            width = (n1 - n0) * hp * wp
+            # dy spread over every padded position, zero at the garbage ones
+            d = scratch("conv_out", (o, width), w.dtype)
+            d4 = d.reshape(o, n1 - n0, hp, wp)
+            d4[:, :, :oh, :ow] = dy[n0:n1].transpose(1, 0, 2, 3)
+            d4[:, :, oh:] = 0
+            d4[:, :, :oh, ow:] = 0
+            # [dWᵀ; dbᵀ] of these images, straight from the shifted input rows
+            im2col_flat_times(self._src, n0 * hp * wp, width, kh, kw, wp, d, dwb[i, :ck])
+            if rows > ck:
+                d.sum(axis=1, out=dwb[i, ck])
+            if want_dx:  # dcols = W₂ᵀ dy₂ after `lead` zero columns, read back by shifts
+                dpad = scratch("conv_cols", (ck, lead + width), w.dtype)
+                dpad[:, :lead] = 0
+                np.matmul(wt, d, out=dpad[:, lead:])
+                col2im_flat(dpad, lead, width, kh, kw, wp, dxp[:, n0 * hp * wp : n1 * hp * wp])
+
+        def channel_job(i: int, _slot: int) -> None:
             n0, n1 = runs[i]
             m = n1 - n0
-            dyc = dy[n0:n1].transpose(1, 0, 2, 3).astype(w.dtype, copy=False)  # (O, m, OH, OW)
-            if flat:  # dy spread over every padded position, zero at the garbage ones
-                d = scratch("conv_out", (o, m * hp * wp), w.dtype)
-                d4 = d.reshape(o, m, hp, wp)
-                d4[:, :, :oh, :ow] = dyc
-                d4[:, :, oh:] = 0
-                d4[:, :, :oh, ow:] = 0
-                # [dWᵀ; dbᵀ] of these images, straight from the shifted input rows
-                im2col_flat_times(self._src, n0 * hp * wp, m * hp * wp, offsets, d, dwb[i, :ck])
-                if rows > ck:
-                    d.sum(axis=1, out=dwb[i, ck])
-                if not want_dx:
-                    return
-                dcols = scratch("conv_cols", (ck, m * hp * wp), w.dtype)
-            else:
-                d = dyc.reshape(o, m * p)
-                cols = self._columns(n0, n1)
-                matmul_k_chunks(cols, d.T, dwb[i])  # [dWᵀ; dbᵀ] of these images
-                if not want_dx:
-                    return
+            d = dy[n0:n1].transpose(1, 0, 2, 3).astype(w.dtype, copy=False).reshape(o, m * p)
+            cols = self._columns(n0, n1)
+            matmul_k_chunks(cols, d.T, dwb[i])  # [dWᵀ; dbᵀ] of these images
+            if want_dx:
                 dcols = cols[:ck]  # the columns are spent: their rows take dcols = W₂ᵀ dy₂
-            np.matmul(wt, d, out=dcols)
-            dxs = dxp[:, n0 * hp * wp : n1 * hp * wp]
-            dxs[...] = 0
-            if flat:
-                col2im_flat(dcols, dxs, 0, m * hp * wp, offsets)
-            else:
+                np.matmul(wt, d, out=dcols)
+                dxs = dxp[:, n0 * hp * wp : n1 * hp * wp]
+                dxs[...] = 0
                 d6 = dxs.reshape(c, m, hp, wp).transpose(1, 0, 2, 3)
                 col2im_add(dcols, d6, kh, kw, sh, sw, oh, ow)
 
-        for_each(job, len(runs), gemm=True)
+        for_each(flat_job if flat else channel_job, len(runs), gemm=True)
         if not want_dx:
             return None
         return unpad2d(dxp.reshape(c, n, hp, wp).transpose(1, 0, 2, 3), self._pad)
