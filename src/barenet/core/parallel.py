@@ -21,6 +21,7 @@ GEMM on its own core beats a small GEMM split over two.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -45,9 +46,12 @@ _local = threading.local()  # .inside: this thread is running a job of for_each
 _blas: list | None = None  # threadpoolctl controllers of the loaded BLAS libraries
 
 
+_CORES = os.cpu_count() or 1  # asked once: the call costs ~10 µs, and for_each asks often
+
+
 def num_threads() -> int:
     """Threads the element-wise kernels may use (>= 1)."""
-    cores = os.cpu_count() or 1
+    cores = _CORES
     env = os.environ.get("BARENET_NUM_THREADS")
     if env is not None:
         try:
@@ -201,7 +205,7 @@ def scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
     (its contents are whatever the thread last left in it). Threads of the pool live as
     long as the process, so a layer's per-job buffers cost one allocation per thread."""
     dtype = np.dtype(dtype)
-    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    size = math.prod(shape) * dtype.itemsize
     buf = getattr(_scratch, name, None)
     if buf is None or buf.nbytes < size:
         buf = np.empty(max(size, 1), dtype=np.uint8)
