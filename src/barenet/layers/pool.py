@@ -195,13 +195,14 @@ class MaxPool2d(_Pool2d):
         dxm = np.empty((b * h * ow, 2, e), dtype=dy.dtype)
 
         def run(lo, hi):  # blocks lo..hi-1
+            # the loser's share is dy - winner's share: exactly 0 or dy for finite dy
             r = slice(lo * oh, hi * oh)
             np.multiply(dym[r], ib[r], out=rowgrad[r, 1])
-            np.multiply(dym[r], np.logical_not(ib[r]), out=rowgrad[r, 0])
+            np.subtract(dym[r], rowgrad[r, 1], out=rowgrad[r, 0])
             a, z = lo * h * ow, hi * h * ow
             g = rowgrad[r].reshape(-1, e)
             np.multiply(g, jc[a:z], out=dxm[a:z, 1])
-            np.multiply(g, np.logical_not(jc[a:z]), out=dxm[a:z, 0])
+            np.subtract(g, dxm[a:z, 1], out=dxm[a:z, 0])
 
         chunked(run, b, dxm.nbytes)
         return _from_memory(dxm, layout, self._in_shape)
