@@ -131,28 +131,40 @@ def unpad2d(xp: np.ndarray, pad: tuple[int, int, int, int]) -> np.ndarray:
 # read it through strides.
 
 
+# Memory orders an (N, C, H, W) activation may have: the axes of (N, C, H, W) in the
+# order they are laid out in memory ("cnhw": a (C, N, H, W) array, transposed).
+LAYOUTS = {"nchw": (0, 1, 2, 3), "cnhw": (1, 0, 2, 3), "nhwc": (0, 2, 3, 1)}
+
+
+def empty_in(layout: str, shape: tuple[int, ...], dtype, zero: bool = False) -> np.ndarray:
+    """An (N, C, H, W) array of ``shape`` whose memory is ordered as ``layout`` says."""
+    axes = LAYOUTS[layout]
+    make = np.zeros if zero else np.empty
+    return make(tuple(shape[a] for a in axes), dtype=dtype).transpose(np.argsort(axes))
+
+
+def in_layout(a: np.ndarray, layout: str) -> bool:
+    """True when the (N, C, H, W) array ``a`` is a transpose of a C-contiguous array in
+    ``layout``'s axis order."""
+    return a.ndim == 4 and a.transpose(LAYOUTS[layout]).flags.c_contiguous
+
+
 def cnhw_empty(shape: tuple[int, ...], dtype, zero: bool = False) -> np.ndarray:
     """An (N, C, H, W) array whose memory is ordered (C, N, H, W)."""
-    n, c, h, w = shape
-    make = np.zeros if zero else np.empty
-    return make((c, n, h, w), dtype=dtype).transpose(1, 0, 2, 3)
+    return empty_in("cnhw", shape, dtype, zero)
 
 
 def is_cnhw(a: np.ndarray) -> bool:
-    """True when the (N, C, H, W) array ``a`` is a transpose of a C-contiguous (C, N, H, W)."""
-    return a.ndim == 4 and a.transpose(1, 0, 2, 3).flags.c_contiguous
+    return in_layout(a, "cnhw")
 
 
 def nhwc_empty(shape: tuple[int, ...], dtype, zero: bool = False) -> np.ndarray:
     """An (N, C, H, W) array whose memory is ordered (N, H, W, C) (pixel-major)."""
-    n, c, h, w = shape
-    make = np.zeros if zero else np.empty
-    return make((n, h, w, c), dtype=dtype).transpose(0, 3, 1, 2)
+    return empty_in("nhwc", shape, dtype, zero)
 
 
 def is_nhwc(a: np.ndarray) -> bool:
-    """True when the (N, C, H, W) array ``a`` is a transpose of a C-contiguous (N, H, W, C)."""
-    return a.ndim == 4 and a.transpose(0, 2, 3, 1).flags.c_contiguous
+    return in_layout(a, "nhwc")
 
 
 def batch_chunks(n: int, bytes_per_image: int, budget: int = 1 << 20) -> list[tuple[int, int]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.checks import as_input, check_backward
-from ..core.functional import cnhw_empty, is_cnhw, is_nhwc, out_size, windows
+from ..core.functional import LAYOUTS, cnhw_empty, is_cnhw, is_nhwc, out_size, windows
 from ..core.module import Module, register
 from ..core.parallel import chunked
 from .conv import _pair
@@ -257,21 +257,16 @@ def _memory_order(x):
     return None
 
 
-_AXES = {"cnhw": (1, 0, 2, 3), "nchw": (0, 1, 2, 3), "nhwc": (0, 2, 3, 1)}
-_BACK = {"cnhw": (1, 0, 2, 3), "nchw": (0, 1, 2, 3), "nhwc": (0, 3, 1, 2)}
-
-
 def _to_memory(a, layout: str) -> np.ndarray:
     """The (N, C, H, W) array ``a`` as a C-contiguous array in ``layout``'s axis order
     (a copy only when ``a`` is laid out otherwise)."""
-    return np.ascontiguousarray(a.transpose(_AXES[layout]))
+    return np.ascontiguousarray(a.transpose(LAYOUTS[layout]))
 
 
 def _from_memory(buf: np.ndarray, layout: str, shape) -> np.ndarray:
     """The (N, C, H, W) view of ``buf``, whose memory is in ``layout``'s axis order."""
-    n, c, h, w = shape
-    dims = {"cnhw": (c, n, h, w), "nchw": (n, c, h, w), "nhwc": (n, h, w, c)}[layout]
-    return buf.reshape(dims).transpose(_BACK[layout])
+    axes = LAYOUTS[layout]
+    return buf.reshape([shape[a] for a in axes]).transpose(np.argsort(axes))
 
 
 @register
