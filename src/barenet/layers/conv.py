@@ -135,7 +135,7 @@ class Conv2d(Module):
         self._out_nhwc = False  # the output in (N, OH, OW, O) memory, else (O, N, OH, OW)
         self._in_shape = None
         self._out_shape = None
-        self._pad_buf = None
+        self._pad_buf = None  # ((layout, shape, dtype), zero-bordered buffer)
 
     def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
         """(N, O, OH, OW) for an input of shape (N, C, H, W)."""
@@ -232,19 +232,20 @@ class Conv2d(Module):
         pt, pb, pl, pr = self._pad
         return shape[2] + pt + pb, shape[3] + pl + pr
 
-    def _pad_buffer(self, shape: tuple[int, ...], dtype) -> np.ndarray:
-        """A zeroed buffer this layer keeps across calls; its padding border stays zero."""
-        buf = self._pad_buf
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self._pad_buf = np.zeros(shape, dtype=dtype)
-        return buf
+    def _pad_buffer(self, layout: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """A zeroed buffer this layer keeps across calls for one layout of padded input;
+        only its interior is ever written, so its padding border stays zero."""
+        key = (layout, shape, np.dtype(dtype))
+        if self._pad_buf is None or self._pad_buf[0] != key:
+            self._pad_buf = (key, np.zeros(shape, dtype=dtype))
+        return self._pad_buf[1]
 
     def _padded_flat(self, x, tail: int):
         """x zero-padded into a (C, N·Hp·Wp + tail) buffer (border and tail zero)."""
         pt, _, pl, _ = self._pad
         n, c, h, w = x.shape
         hp, wp = self._padded_size(x.shape)
-        buf = self._pad_buffer((c, n * hp * wp + tail), x.dtype)
+        buf = self._pad_buffer("flat", (c, n * hp * wp + tail), x.dtype)
         img = buf[:, : n * hp * wp].reshape(c, n, hp, wp)
         copy_into(img[:, :, pt : pt + h, pl : pl + w], x.transpose(1, 0, 2, 3))
         return buf
@@ -257,7 +258,7 @@ class Conv2d(Module):
             return x
         n, c, h, w = x.shape
         hp, wp = self._padded_size(x.shape)
-        img = self._pad_buffer((c, n, hp, wp), x.dtype)
+        img = self._pad_buffer("cnhw", (c, n, hp, wp), x.dtype)
         copy_into(img[:, :, pt : pt + h, pl : pl + w], x.transpose(1, 0, 2, 3))
         return img.transpose(1, 0, 2, 3)
 
@@ -270,7 +271,7 @@ class Conv2d(Module):
             return xt
         n, c, h, w = x.shape
         hp, wp = self._padded_size(x.shape)
-        buf = self._pad_buffer((n, hp, wp, c), x.dtype)
+        buf = self._pad_buffer("nhwc", (n, hp, wp, c), x.dtype)
         copy_into(buf[:, pt : pt + h, pl : pl + w], xt)
         return buf
 
