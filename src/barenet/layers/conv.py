@@ -69,13 +69,14 @@ class Conv2d(Module):
     dx is skipped (None returned) when ``needs_input_grad`` is False.
     The GEMMs run a few images at a time (runs spread over the threads, the columns
     rebuilt in backward rather than kept). Three ways to build the columns, chosen by
-    shape (``_path``): "flat" for stride-1 layers with little padding (one contiguous
-    copy per column row, see core.functional.im2col_flat) and "channel" (strided
-    windows), both giving y as an (N, O, OH, OW) view of (O, N, OH, OW) memory; and
-    "pixel" for many channels: the transposed columns over (N, H, W, C) memory,
+    shape (``_path``): "flat" for stride-1 layers with little padding (shifted rows,
+    see core.functional.im2col_flat) and "channel" (strided windows), both giving y as
+    an (N, O, OH, OW) view of (O, N, OH, OW) memory, except that channel columns with
+    32 or more outputs compute y₂ᵀ = colsᵀ W₂ᵀ, in (N, OH, OW, O) memory; and "pixel"
+    for many input channels: the transposed columns over (N, H, W, C) memory,
     cols (N·OH·OW, kh·kw·C), y₂ = cols W₂ᵀ, y an (N, O, OH, OW) view of (N, OH, OW, O)
-    memory (see core.functional.im2col_nhwc). No layout is ever copied into another
-    for the output.
+    memory (see core.functional.im2col_nhwc). The output is never copied from one
+    memory order into another.
     """
 
     def __init__(
