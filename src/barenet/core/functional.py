@@ -10,6 +10,8 @@ from (windows overlap when s < k, and those contributions must sum).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -136,11 +138,17 @@ def unpad2d(xp: np.ndarray, pad: tuple[int, int, int, int]) -> np.ndarray:
 LAYOUTS = {"nchw": (0, 1, 2, 3), "cnhw": (1, 0, 2, 3), "nhwc": (0, 2, 3, 1)}
 
 
+def view_in(buf: np.ndarray, layout: str, shape: tuple[int, ...]) -> np.ndarray:
+    """The (N, C, H, W) view of ``shape`` of the contiguous ``buf``, whose memory is in
+    ``layout``'s axis order."""
+    axes = LAYOUTS[layout]
+    return buf.reshape([shape[a] for a in axes]).transpose(np.argsort(axes))
+
+
 def empty_in(layout: str, shape: tuple[int, ...], dtype, zero: bool = False) -> np.ndarray:
     """An (N, C, H, W) array of ``shape`` whose memory is ordered as ``layout`` says."""
-    axes = LAYOUTS[layout]
     make = np.zeros if zero else np.empty
-    return make(tuple(shape[a] for a in axes), dtype=dtype).transpose(np.argsort(axes))
+    return view_in(make(math.prod(shape), dtype=dtype), layout, shape)
 
 
 def in_layout(a: np.ndarray, layout: str) -> bool:

@@ -93,7 +93,6 @@ class LeakyReLU(_Elementwise):
     def backward(self, dy):
         dy = self._dy(dy)
         dt = dy.dtype if dy.dtype.kind == "f" else np.result_type(dy.dtype, np.float32)
-        dt = np.dtype(dt)
         a = dt.type(self.negative_slope)
         mask = _mask(self._cache)
         if 0 <= self.negative_slope <= 1:  # max([x > 0], a): exactly 1 where x > 0, else a

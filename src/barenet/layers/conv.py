@@ -410,8 +410,7 @@ class Conv2d(Module):
         for_each(job, len(runs), gemm=True)
         if not want_dx:
             return None
-        pt, pb, pl, pr = self._pad
-        return dxp[:, pt : hp - pb, pl : wp - pr].transpose(0, 3, 1, 2)
+        return unpad2d(dxp.transpose(0, 3, 1, 2), self._pad)
 
     def config(self):
         return {

@@ -11,7 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.checks import as_input, check_backward
-from ..core.functional import LAYOUTS, cnhw_empty, is_cnhw, is_nhwc, out_size, windows
+from ..core.functional import (
+    LAYOUTS,
+    cnhw_empty,
+    in_layout,
+    is_cnhw,
+    out_size,
+    view_in,
+    windows,
+)
 from ..core.module import Module, register
 from ..core.parallel import chunked
 from .conv import _pair
@@ -183,7 +191,7 @@ class MaxPool2d(_Pool2d):
         if np.isnan(y).any():  # NaN windows follow the general path's rule
             return None
         self._cache = ("2x2", jc, ib, layout)
-        return _from_memory(y, layout, (n, c, oh, ow))
+        return view_in(y, layout, (n, c, oh, ow))
 
     def _backward_2x2(self, dy):
         _, jc, ib, layout = self._cache
@@ -205,7 +213,7 @@ class MaxPool2d(_Pool2d):
             np.subtract(g, dxm[a:z, 1], out=dxm[a:z, 0])
 
         chunked(run, b, dxm.nbytes)
-        return _from_memory(dxm, layout, self._in_shape)
+        return view_in(dxm, layout, self._in_shape)
 
     def backward(self, dy):
         dy = check_backward(self, dy, self._out_shape)
@@ -248,12 +256,9 @@ class MaxPool2d(_Pool2d):
 def _memory_order(x):
     """(x's memory as a C-contiguous array, its layout "cnhw", "nchw" or "nhwc"), or None
     when x is laid out none of these ways."""
-    if is_cnhw(x):
-        return x.transpose(1, 0, 2, 3), "cnhw"
-    if x.flags.c_contiguous:
-        return x, "nchw"
-    if is_nhwc(x):
-        return x.transpose(0, 2, 3, 1), "nhwc"
+    for layout in ("cnhw", "nchw", "nhwc"):  # a Conv2d's orders first
+        if in_layout(x, layout):
+            return x.transpose(LAYOUTS[layout]), layout
     return None
 
 
@@ -261,12 +266,6 @@ def _to_memory(a, layout: str) -> np.ndarray:
     """The (N, C, H, W) array ``a`` as a C-contiguous array in ``layout``'s axis order
     (a copy only when ``a`` is laid out otherwise)."""
     return np.ascontiguousarray(a.transpose(LAYOUTS[layout]))
-
-
-def _from_memory(buf: np.ndarray, layout: str, shape) -> np.ndarray:
-    """The (N, C, H, W) view of ``buf``, whose memory is in ``layout``'s axis order."""
-    axes = LAYOUTS[layout]
-    return buf.reshape([shape[a] for a in axes]).transpose(np.argsort(axes))
 
 
 @register
