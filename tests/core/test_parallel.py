@@ -67,6 +67,39 @@ def test_map_and_copy_into(monkeypatch):
     np.testing.assert_array_equal(dst, a)
 
 
+def test_dense_flat_follows_the_first_arrays_memory_order():
+    base = np.arange(24.0).reshape(2, 3, 4)
+    a = base.transpose(1, 0, 2)  # dense, not C-contiguous
+    b = np.empty_like(a, dtype=bool)  # same order, other item size
+    fa, fb = parallel.dense_flat(a, b)
+    assert np.shares_memory(fa, base) and np.shares_memory(fb, b)
+    np.testing.assert_array_equal(fa, base.reshape(-1))  # memory order, not a's index order
+    fb[...] = fa > 10
+    np.testing.assert_array_equal(b, a > 10)  # element k is the same index of both
+    assert parallel.dense_flat(base[:, ::2]) is None  # strided: not dense
+    assert parallel.dense_flat(a, np.empty((3, 2, 4))) is None  # C order differs from a's
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+@pytest.mark.parametrize("size", [1, 7, parallel._CONST_ROW, 3 * parallel._CONST_ROW + 5])
+def test_maximum_const_matches_np_maximum(monkeypatch, threads, size):
+    monkeypatch.setenv("BARENET_NUM_THREADS", threads)
+    monkeypatch.setattr(parallel, "MIN_BYTES", 0)
+    rng = np.random.default_rng(size)
+    for dt in (np.float32, np.float64):
+        x = rng.standard_normal(size).astype(dt)
+        x[::5] = np.nan
+        for value in (0.0, 0.25, -1.0):
+            out = parallel.maximum_const(x, value, np.empty_like(x))
+            np.testing.assert_array_equal(out, np.maximum(x, dt(value)))  # NaN kept
+    x = rng.standard_normal((3, size, 2)).astype(np.float32)
+    for view in (x.transpose(1, 2, 0), x[:, ::2]):  # dense in another order; strided
+        out = np.empty_like(view)
+        np.testing.assert_array_equal(parallel.maximum_const(view, 0, out), np.maximum(view, 0))
+    parallel.maximum_const(x, 0.5, x)  # in place
+    assert x.min() == 0.5
+
+
 def _run_net(x, dy_seed=1):
     bn.seed(0)
     net = bn.Sequential(

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..core.checks import as_input, check_backward
 from ..core.module import Module, register
-from ..core.parallel import chunked, map_into, outer_axis
+from ..core.parallel import chunked, dense_flat, map_into, maximum_const
 
 
 class _Elementwise(Module):
@@ -43,18 +43,23 @@ class ReLU(_Elementwise):
             self._cache = np.greater(x, 0)
             return np.maximum(x, x.dtype.type(0))
         y = np.empty_like(x)  # empty_like keeps x's memory order
-        zero, ax = x.dtype.type(0), outer_axis(x)
         if not self.training:  # no mask to keep: a backward in eval mode derives it from x
             self._cache = x
-            return map_into(np.maximum, y, x, zero)
+            return maximum_const(x, 0, y)
         mask = np.empty_like(x, dtype=bool)
+        zero = x.dtype.type(0)
+        flat = dense_flat(y, x, mask)
+        if flat is None:  # x not dense in memory (a strided view): plain ufuncs
+            np.greater(x, zero, out=mask)
+            np.maximum(x, zero, out=y)
+        else:
+            yf, xf, mf = flat
 
-        def run(lo, hi):
-            sl = (slice(None),) * ax + (slice(lo, hi),)
-            np.greater(x[sl], zero, out=mask[sl])
-            np.maximum(x[sl], zero, out=y[sl])
+            def run(lo, hi):
+                np.greater(xf[lo:hi], zero, out=mf[lo:hi])
+                maximum_const(xf[lo:hi], zero, yf[lo:hi])
 
-        chunked(run, x.shape[ax], y.nbytes)
+            chunked(run, yf.size, y.nbytes)
         self._cache = mask
         return y
 
@@ -97,7 +102,7 @@ class LeakyReLU(_Elementwise):
         mask = _mask(self._cache)
         if 0 <= self.negative_slope <= 1:  # max([x > 0], a): exactly 1 where x > 0, else a
             scale = mask.astype(dt)
-            np.maximum(scale, a, out=scale)
+            maximum_const(scale, a, scale)
         else:
             scale = np.where(mask, dt.type(1), a)
         return np.multiply(scale, dy, out=scale)
