@@ -21,7 +21,7 @@ from ..core.functional import (
     windows,
 )
 from ..core.module import Module, register
-from ..core.parallel import chunked
+from ..core.parallel import chunked, scratch
 from .conv import _pair
 
 
@@ -77,6 +77,7 @@ class _Pool2d(Module):
 
 
 _LUTS: dict[int, np.ndarray] = {}
+_PAIRS_PIECE = 1 << 16  # window-row pairs per piece of the 2x2 forward's single-channel path
 
 
 def _first_max(views: list[np.ndarray], y: np.ndarray) -> np.ndarray:
@@ -181,8 +182,19 @@ class MaxPool2d(_Pool2d):
 
         def run(lo, hi):  # blocks lo..hi-1
             a, z = lo * h * ow, hi * h * ow
-            np.greater(pairs[a:z, 1], pairs[a:z, 0], out=jc[a:z])
-            np.maximum(pairs[a:z, 0], pairs[a:z, 1], out=rowmax[a:z])
+            if e == 1:  # single numbers 8 bytes apart: NumPy compares such views without
+                # SIMD; strided copies into a cached buffer, then contiguous ops, take 0.6x
+                # the time (a piece at a time)
+                for p0 in range(a, z, _PAIRS_PIECE):
+                    p1 = min(z, p0 + _PAIRS_PIECE)
+                    halves = scratch("pool_halves", (2, p1 - p0, 1), x.dtype)
+                    np.copyto(halves[0], pairs[p0:p1, 0])
+                    np.copyto(halves[1], pairs[p0:p1, 1])
+                    np.greater(halves[1], halves[0], out=jc[p0:p1])
+                    np.maximum(halves[0], halves[1], out=rowmax[p0:p1])
+            else:
+                np.greater(pairs[a:z, 1], pairs[a:z, 0], out=jc[a:z])
+                np.maximum(pairs[a:z, 0], pairs[a:z, 1], out=rowmax[a:z])
             rows, r = rowmax[a:z].reshape(-1, 2, ow * e), slice(lo * oh, hi * oh)
             np.greater(rows[:, 1], rows[:, 0], out=ib[r])
             np.maximum(rows[:, 0], rows[:, 1], out=y[r])
