@@ -301,3 +301,28 @@ def test_first_conv_weight_gradient_with_k_in_pieces_matches_one_product(monkeyp
         grads.append((layer.weight.grad, layer.bias.grad))
     np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-12)
     np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-12)
+
+
+def test_narrow_products_in_pieces_equal_one_product(monkeypatch):
+    import barenet.core.functional as F
+
+    monkeypatch.setattr(F, "SMALL_GEMM_MNK", 500)  # pieces even for these small shapes
+    rng = np.random.default_rng(12)
+    calls = []
+    real = np.matmul
+    monkeypatch.setattr(F.np, "matmul", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    # (M, K, N, stack, cut): narrow rows, narrow columns, a stack of b, wide, long K
+    cases = [
+        (4, 10, 101, None, True),
+        (97, 9, 3, None, True),
+        (50, 6, 5, 3, True),
+        (40, 6, 40, None, False),  # both sides wider than SMALL_GEMM_NARROW
+        (4, F.SMALL_GEMM_PIECES_MAX_K + 1, 9, None, False),
+    ]
+    for m, k, n, stack, cut in cases:
+        a = rng.standard_normal((m, k))
+        b = rng.standard_normal((k, n) if stack is None else (stack, k, n))
+        out = np.full(b.shape[:-2] + (m, n), np.nan)
+        calls.clear()
+        np.testing.assert_allclose(F.matmul_pieces(a, b, out), a @ b, rtol=1e-12, atol=1e-12)
+        assert (len(calls) > 1) == cut, (m, k, n)

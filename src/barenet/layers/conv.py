@@ -20,6 +20,7 @@ from ..core.functional import (
     im2col_into,
     im2col_nhwc,
     matmul_k_chunks,
+    matmul_pieces,
     out_size,
     unpad2d,
 )
@@ -192,11 +193,13 @@ class Conv2d(Module):
         self._out_nhwc = path == "pixel" or (path == "channel" and o >= _NHWC_OUT_MIN_CHANNELS)
         if self._out_nhwc:
             y2 = np.empty((n * p, o), dtype=x.dtype)
+            w2t = np.ascontiguousarray(w2.T)
 
             def job(i: int, _slot: int) -> None:
                 n0, n1 = runs[i]
                 cols = self._columns(n0, n1)
-                np.matmul(cols.T if path == "channel" else cols, w2.T, out=y2[n0 * p : n1 * p])
+                a = cols.T if path == "channel" else cols
+                matmul_pieces(a, w2t, y2[n0 * p : n1 * p])
 
             for_each(job, len(runs), gemm=True)
             return y2.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
@@ -208,12 +211,12 @@ class Conv2d(Module):
             cols = self._columns(n0, n1)
             if path == "flat":  # every padded position is computed; the valid ones are kept
                 yf = scratch("conv_out", (o, cols.shape[1]), x.dtype)
-                np.matmul(w2, cols, out=yf)
+                matmul_pieces(w2, cols, yf)
                 y2[:, n0 * p : n1 * p].reshape(o, n1 - n0, oh, ow)[...] = yf.reshape(
                     o, n1 - n0, hp, wp
                 )[:, :, :oh, :ow]
             else:
-                np.matmul(w2, cols, out=y2[:, n0 * p : n1 * p])
+                matmul_pieces(w2, cols, y2[:, n0 * p : n1 * p])
 
         for_each(job, len(runs), gemm=True)
         return y2.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
@@ -402,7 +405,7 @@ class Conv2d(Module):
                 return
             # the columns are spent: their memory takes dcols, split by kernel offset
             parts = cols.reshape(-1)[: kh * kw * d.shape[0] * c].reshape(kh * kw, -1, c)
-            np.matmul(d, w_parts, out=parts)
+            matmul_pieces(d, w_parts, parts)
             dxs = dxp[n0:n1]
             dxs[...] = 0
             col2im_nhwc_add(parts, dxs, kh, kw, sh, sw, oh, ow)
