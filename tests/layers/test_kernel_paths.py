@@ -228,10 +228,10 @@ def test_activations_exact_in_both_layouts(layer):
         assert dx.dtype == np.float32 and (dy == 3.0).all()
 
 
-@pytest.mark.parametrize("piece", [1 << 16, 5])  # 5: single-channel pairs in many pieces
+@pytest.mark.parametrize("piece", [1 << 18, 20])  # 20 bytes: many pieces of halves
 @pytest.mark.parametrize("layout", ["nchw", "cnhw", "nhwc", "strided"])
 def test_maxpool_2x2_path_matches_the_general_one_with_ties(monkeypatch, layout, piece):
-    monkeypatch.setattr(pool_module, "_PAIRS_PIECE", piece)
+    monkeypatch.setattr(pool_module, "_PIECE_BYTES", piece)
     rng = np.random.default_rng(7)
     x = np.round(rng.standard_normal((3, 4, 6, 8)))  # many ties, even sizes: the 2x2 path
     x[:, :, :2, :2] = 0.0
