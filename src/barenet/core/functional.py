@@ -290,23 +290,6 @@ def im2col_flat_times(
     return out
 
 
-def col2im_flat(dpad: np.ndarray, lead: int, width: int, kh, kw, wp, out: np.ndarray):
-    """out[c, s] = Σ_{i,j} dpad[(c, i, j), lead + s - i*wp - j] for s < width: the adjoint
-    of im2col_flat over one run's own pixels, written (not added) into ``out`` (C, width).
-    The first ``lead`` >= (kh-1)*wp + kw-1 columns of dpad must be zero (they stand for
-    garbage positions before the run, whose gradient is zero). One reduction over a
-    strided view [i, j, c, s], in the same order for every pixel."""
-    c = out.shape[0]
-    r, e = dpad.strides
-    view = as_strided(
-        dpad[:, lead:],
-        (kh, kw, c, width),
-        (kw * r - wp * e, r - e, kh * kw * r, e),
-        writeable=False,
-    )
-    return np.sum(view, axis=(0, 1), out=out)
-
-
 # -- pixel-major kernels ---------------------------------------------------------------------------
 # With many channels and small feature maps, the channel-major columns copy rows of only OW
 # (4 to 14) numbers at a time, and NumPy's per-row cost dominates. Pixel-major columns put

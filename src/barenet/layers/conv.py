@@ -12,7 +12,6 @@ from ..core.config import get_default_dtype
 from ..core.functional import (
     batch_chunks,
     col2im_add,
-    col2im_flat,
     col2im_nhwc_add,
     flat_offsets,
     im2col_flat,
@@ -67,6 +66,8 @@ class Conv2d(Module):
 
     Forward:  cols = im2col(x) (C·kh·kw, N·OH·OW);  y = W₂ cols + b   (W₂: (O, C·kh·kw))
     Backward: dW += dy₂ colsᵀ,  db += Σ_{n,p,q} dy,  dx = col2im(W₂ᵀ dy₂)   (dy₂: (O, N·OH·OW));
+    (the flat path computes the same dx as a full convolution of dy with W rotated by
+    180°: dx = W_rot₂ im2col(dy zero-padded by kh-1, kw-1), whose columns are contiguous);
     dx is skipped (None returned) when ``needs_input_grad`` is False.
     The GEMMs run a few images at a time (runs spread over the threads, the columns
     rebuilt in backward rather than kept). Three ways to build the columns, chosen by
@@ -335,11 +336,17 @@ class Conv2d(Module):
         # dx, padded, in (C, N, Hp, Wp) order
         dxp = np.empty((c, n * hp * wp), dtype=w.dtype) if want_dx else None
 
+        if flat and want_dx:  # W rotated by 180°, as (C, O·kh·kw) in (o, i, j) order
+            wrot = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(c, -1)
+
         def flat_job(i: int, _slot: int) -> None:
             n0, n1 = runs[i]
             width = (n1 - n0) * hp * wp
-            # dy spread over every padded position, zero at the garbage ones
-            d = scratch("conv_out", (o, width), w.dtype)
+            # dy spread over every padded position, zero at the garbage ones, after `lead`
+            # zero columns (positions before the run: they hold no output of these images)
+            dl = scratch("conv_out", (o, lead + width), w.dtype)
+            dl[:, :lead] = 0
+            d = dl[:, lead:]
             d4 = d.reshape(o, n1 - n0, hp, wp)
             d4[:, :, :oh, :ow] = dy[n0:n1].transpose(1, 0, 2, 3)
             d4[:, :, oh:] = 0
@@ -348,11 +355,12 @@ class Conv2d(Module):
             im2col_flat_times(self._src, n0 * hp * wp, width, kh, kw, wp, d, dwb[i, :ck])
             if rows > ck:
                 d.sum(axis=1, out=dwb[i, ck])
-            if want_dx:  # dcols = W₂ᵀ dy₂ after `lead` zero columns, read back by shifts
-                dpad = scratch("conv_cols", (ck, lead + width), w.dtype)
-                dpad[:, :lead] = 0
-                np.matmul(wt, d, out=dpad[:, lead:])
-                col2im_flat(dpad, lead, width, kh, kw, wp, dxp[:, n0 * hp * wp : n1 * hp * wp])
+            if want_dx:  # dx[c, s] = Σ_{o,i,j} W[o,c,i,j] d[o, s - i·wp - j]: a convolution
+                # of the lead-padded d (its flat columns read dl[o, s + i'·wp + j'], i.e.
+                # the rotated offset i' = kh-1-i, j' = kw-1-j) with the rotated W
+                cols = scratch("conv_cols", (o * kh * kw, width), w.dtype)
+                im2col_flat(dl, 0, width, kh, kw, wp, cols)
+                matmul_pieces(wrot, cols, dxp[:, n0 * hp * wp : n1 * hp * wp])
 
         def channel_job(i: int, _slot: int) -> None:
             n0, n1 = runs[i]
