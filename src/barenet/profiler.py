@@ -3,9 +3,10 @@
 ``profile(model, x, y)`` wraps the forward and backward of every leaf module with a
 timer, runs a warm-up step and ``repeats`` timed steps (forward, loss, backward),
 and returns a table of the median forward and backward time of each layer, its
-share of the step and its output shape. The model is left as it was found: the
-wrappers are removed, and parameters, gradients, buffers (BatchNorm statistics)
-and random generators (Dropout) are restored afterwards.
+share of the step and its output shape. Like ``fit``, it first keeps freed memory in
+the process (``core.malloc``), so that steps are timed without page faults. The model
+is left as it was found: the wrappers are removed, and parameters, gradients, buffers
+(BatchNorm statistics) and random generators (Dropout) are restored afterwards.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .core.config import get_rng_state, set_rng_state
+from .core.malloc import keep_freed_memory
 from .core.module import Module
 from .losses import Loss, SoftmaxCrossEntropy
 
@@ -187,6 +189,7 @@ def profile(
         loss_fn = SoftmaxCrossEntropy()
     if loss_fn is not None and y is None:
         raise ValueError("profile: a loss_fn needs targets y")
+    keep_freed_memory()  # as fit does: time the layers, not the page faults of fresh memory
     snap = _snapshot(model)
     timers = [(name, m, _Timer(m)) for name, m in _leaves(model)]
     walls, losses = [], []
