@@ -311,7 +311,8 @@ def _maximum_rows(x: np.ndarray, row: np.ndarray, out: np.ndarray) -> None:
 def maximum_const(x: np.ndarray, value, out: np.ndarray) -> np.ndarray:
     """out = max(x, value) element-wise (NaN propagates, as in np.maximum), split over
     threads when big. x and out share a shape; returns out."""
-    flat = dense_flat(out, x) if out.ndim else None
+    # up to a row's worth, the plain call costs less than the row's set-up (measured)
+    flat = dense_flat(out, x) if out.size > _CONST_ROW else None
     if flat is None or x.dtype != out.dtype:
         np.maximum(x, out.dtype.type(value), out=out)
         return out
