@@ -44,13 +44,15 @@ def matmul_k_chunks(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray
     return out
 
 
-# The same kernels also win for a narrow product (one side at most 32 wide) with a short
-# K, cut into pieces within their range: they skip packing the wide operand (measured, one
-# thread: 16x145 by 145x3380 at 78 GFLOP/s in one product, 100 in pieces of 376 columns;
-# 1600x289 by 289x32 at 91 and 105). With a longer K or wider products the packed path
-# is faster (400x577 by 577x64: 93, in pieces 88).
+# The same kernels also win for a narrow product (one side at most 32 wide) with a very
+# short K, cut into pieces within their range: they skip packing the wide operand
+# (measured, one thread: 1600x32 by 32x32 at 81 GFLOP/s in one product, 102 in two
+# pieces). With K of 145-289 they win on one thread too (16x145 by 145x3380: 78 and 100)
+# but not on two: reading the unpacked operand, two threads contend for memory, and
+# conv 16->16's forward came out 3.04 against 3.29 ms in one run and 5.39 against 4.75
+# in another. With a longer K or wider products the packed path is faster outright.
 SMALL_GEMM_NARROW = 32
-SMALL_GEMM_PIECES_MAX_K = 320
+SMALL_GEMM_PIECES_MAX_K = 64
 
 
 def matmul_pieces(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
