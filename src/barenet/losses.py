@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 
@@ -37,16 +39,24 @@ class SoftmaxCrossEntropy(Loss):
 
     logits z: (N, K); target: int labels (N,) or probabilities (N, K) (one-hot or soft).
     L = (1/N) Σₙ [logsumexp(zₙ) - Σₖ tₙₖ zₙₖ]   (stable: exp(z - max z))
-    dL/dz = (softmax(z) - t) / N
+    dL/dz = (softmax(z) Σₖ tₙₖ - t) / N
+    ``label_smoothing`` ε (PyTorch's definition) trains against t' = (1 - ε) t + ε / K,
+    t one-hot for int labels: the same formulas with t' in place of t.
     """
 
-    def __init__(self, reduction: str = "mean"):
+    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0):
         super().__init__()
         if reduction not in ("mean", "sum"):
             raise ValueError(
                 f"SoftmaxCrossEntropy: reduction must be 'mean' or 'sum', got {reduction!r}"
             )
+        ls = label_smoothing
+        if isinstance(ls, bool) or not isinstance(ls, numbers.Real) or not 0.0 <= ls <= 1.0:
+            raise ValueError(
+                f"SoftmaxCrossEntropy: label_smoothing must be a number in [0, 1], got {ls!r}"
+            )
         self.reduction = reduction
+        self.label_smoothing = float(ls)
         self.probs = None
 
     def forward(self, logits, target) -> float:
@@ -82,6 +92,12 @@ class SoftmaxCrossEntropy(Loss):
                 f"SoftmaxCrossEntropy: target must be labels ({n},) or probabilities "
                 f"{z.shape}, got {t.shape}"
             )
+        if self.label_smoothing:
+            if onehot is None:
+                onehot = np.zeros_like(z)
+                onehot[np.arange(n), t] = 1
+            eps = z.dtype.type(self.label_smoothing)
+            onehot = onehot * (1 - eps) + eps / k
         shifted = z - z.max(axis=1, keepdims=True)
         e = np.exp(shifted)
         s = e.sum(axis=1, keepdims=True)

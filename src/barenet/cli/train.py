@@ -9,6 +9,7 @@ from ._common import add_data_args, parse_json_arg
 
 
 def add_parser(sub) -> None:
+    from ..data.transforms import AUGMENT_NAMES
     from ..models import MODELS
 
     p = sub.add_parser(
@@ -30,8 +31,21 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument(
+        "--label-smoothing",
+        type=float,
+        default=0.0,
+        metavar="EPS",
+        help="train against (1 - EPS) one-hot + EPS / classes (classification)",
+    )
     p.add_argument("--schedule", default=None, help="step[:N[:gamma]], cosine, plateau or none")
-    p.add_argument("--augment", default=None, help='e.g. "shift,noise:0.05,crop:22"')
+    p.add_argument(
+        "--augment",
+        default=None,
+        metavar="SPEC",
+        help='comma-separated, e.g. "flip,padcrop:2,erase": '
+        + "; ".join(h for _, h in AUGMENT_NAMES.values()),
+    )
     p.add_argument("--invert", action="store_true", help="train on inverted images (1 - x)")
     p.add_argument(
         "--init",
@@ -72,6 +86,7 @@ def config_from_args(args: argparse.Namespace) -> dict:
         "lr": args.lr,
         "weight_decay": args.weight_decay,
         "momentum": args.momentum,
+        "label_smoothing": args.label_smoothing,
         "augment": args.augment,
         "invert": args.invert,
         "init": args.init,

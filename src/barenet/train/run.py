@@ -53,6 +53,7 @@ CONFIG_DEFAULTS: dict = {
     "lr": None,
     "weight_decay": 0.0,
     "momentum": 0.9,
+    "label_smoothing": 0.0,
     "augment": None,
     "invert": False,
     "init": "default",
@@ -189,7 +190,10 @@ def run_training(config: dict, out_dir: str | os.PathLike) -> dict:
         init=cfg["init"] or "default",
         **(cfg["model_args"] or {}),
     )
-    loss_fn = SoftmaxCrossEntropy() if classify else MSELoss()
+    ls = float(cfg["label_smoothing"] or 0.0)
+    if ls and not classify:
+        raise ValueError(f"label_smoothing applies to classification, not {d.name!r}")
+    loss_fn = SoftmaxCrossEntropy(label_smoothing=ls) if classify else MSELoss()
     opt = make_optimizer(
         cfg["optimizer"], model.parameters(), cfg["lr"], cfg["weight_decay"], cfg["momentum"]
     )
@@ -246,7 +250,9 @@ def run_training(config: dict, out_dir: str | os.PathLike) -> dict:
             print(msg, file=sys.stderr)
         raise KeyboardInterrupt(msg)
     try:
-        test = evaluate(model, loss_fn, d.x_test, d.y_test, task=d.task)
+        # The test loss is the plain cross-entropy, whatever label smoothing trained with.
+        test_loss_fn = SoftmaxCrossEntropy() if classify else loss_fn
+        test = evaluate(model, test_loss_fn, d.x_test, d.y_test, task=d.task)
     except ValueError:  # only a diverged run without a usable checkpoint gets here
         test = {"loss": None}
     metrics: dict = {
