@@ -1,4 +1,6 @@
-"""``barenet predict MODEL_FILE INPUT...``: labels for image files or a Kaggle test.csv."""
+"""``barenet predict MODEL_FILE [MODEL_FILE ...] INPUT...``: labels for image files or a
+Kaggle test.csv. Several model files (the leading arguments ending in ``.safetensors``
+or ``.npz``) predict as an ensemble: their class probabilities are averaged."""
 
 from __future__ import annotations
 
@@ -16,10 +18,16 @@ def add_parser(sub) -> None:
         help="predict labels for image files or a Kaggle test.csv",
         description="Image files are read as greyscale and resized to the model's input, as "
         "in training. A single .csv input is read as a Kaggle digit-recognizer test.csv and "
-        "gives a submission file (ImageId,Label).",
+        "gives a submission file (ImageId,Label). Several model files (the leading "
+        "arguments ending in .safetensors or .npz) predict as an ensemble, averaging their "
+        "class probabilities; they must agree on class names and input shape.",
     )
-    p.add_argument("model_file", metavar="MODEL_FILE")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or one test.csv")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="MODEL_FILE... INPUT",
+        help="one or more model files, then image files or one test.csv",
+    )
     p.add_argument(
         "--out", metavar="PATH", help="CSV to write (default for test.csv input: submission.csv)"
     )
@@ -43,15 +51,39 @@ def _images(paths: list[str], shape: tuple[int, ...]) -> np.ndarray:
     return np.stack([load_image(p, shape[1:]) for p in paths])[:, None]
 
 
+MODEL_SUFFIXES = (".safetensors", ".npz")
+
+
+def split_paths(paths: list[str]) -> tuple[list[str], list[str]]:
+    """(model files, inputs): the leading paths with a model-file suffix, then the rest."""
+    n = 0
+    while n < len(paths) and paths[n].lower().endswith(MODEL_SUFFIXES):
+        n += 1
+    if n == 0:
+        raise ValueError(
+            f"predict: the first argument must be a model file ({' or '.join(MODEL_SUFFIXES)}), "
+            f"got {paths[0]!r}"
+        )
+    if n == len(paths):
+        raise ValueError("predict: no inputs given after the model file(s)")
+    return paths[:n], paths[n:]
+
+
 def run(args: argparse.Namespace) -> int:
     from ..data import kaggle_test, write_submission
+    from ..ensemble import Ensemble
     from ..io import atomic_write_bytes, load_file
     from ..train import predict
 
-    model, meta = load_file(args.model_file)
+    model_files, args.inputs = split_paths(list(args.paths))
+    if len(model_files) == 1:
+        model, meta = load_file(model_files[0])
+    else:
+        model = Ensemble.load(model_files)
+        meta = model.members[0].metadata
     shape = tuple(meta.get("input_shape") or ())
     if not shape:
-        raise ValueError(f"{args.model_file}: no input shape recorded in the model file")
+        raise ValueError(f"{model_files[0]}: no input shape recorded in the model file")
     names = meta.get("class_names")
     invert = bool((meta.get("normalisation") or {}).get("invert"))
     csv_in = len(args.inputs) == 1 and args.inputs[0].lower().endswith(".csv")
