@@ -16,7 +16,7 @@ pytest.importorskip("matplotlib")
 def test_every_study_loads_and_expands_with_known_settings():
     from barenet.train.run import CONFIG_DEFAULTS
 
-    assert len(STUDIES) == 14 and STUDIES[0] == "sine" and STUDIES[-1] == "gradient-flow"
+    assert len(STUDIES) == 15 and STUDIES[0] == "sine" and STUDIES[-1] == "gradient-flow"
     for name in STUDIES:
         cfg = load_study(name)
         for specs in (expand(cfg), expand(apply_quick(cfg))):

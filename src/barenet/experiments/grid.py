@@ -43,7 +43,7 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 __all__ = ["RunSpec", "load_config", "apply_quick", "expand", "format_value", "deep_merge"]
 
-_META_KEYS = {"name", "title", "description", "metric", "seeds", "plots", "quick"}
+_META_KEYS = {"name", "title", "description", "metric", "seeds", "plots", "quick", "reported"}
 _KNOWN_KEYS = _META_KEYS | {"base", "grid", "runs"}
 _MAX_NAME = 120
 

@@ -24,6 +24,7 @@ STUDIES = [
     "dropout",
     "inversion",
     "learning-rate",
+    "learning-rate-adam",
     "init",
     "depth",
     "batchnorm",
