@@ -16,6 +16,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "predict",
         help="predict labels for image files or a Kaggle test.csv",
+        usage="barenet predict [-h] [--out PATH] [--batch-size N] [--invert] "
+        "MODEL_FILE [MODEL_FILE ...] INPUT [INPUT ...]",
         description="Image files are read as greyscale and resized to the model's input, as "
         "in training. A single .csv input is read as a Kaggle digit-recognizer test.csv and "
         "gives a submission file (ImageId,Label). Several model files (the leading "
@@ -25,7 +27,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "paths",
         nargs="+",
-        metavar="MODEL_FILE... INPUT",
+        metavar="PATH",
         help="one or more model files, then image files or one test.csv",
     )
     p.add_argument(
