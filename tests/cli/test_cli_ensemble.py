@@ -101,7 +101,8 @@ def test_predict_on_images_with_an_ensemble(members, capsys, tmp_path):
     [
         (["evaluate", "{a}", "{digits}"], r"d/model\.safetensors and .*a/model\.safetensors "),
         (["predict", "{a}", "{digits}", "x.csv"], "disagree on the input shape: \\[1, 8, 8\\]"),
-        (["predict", "x.png", "{a}"], "first argument must be a model file"),
+        (["predict", "x.png", "{a}"], "no inputs given"),
+        (["predict", "nope.png", "img.png"], "nope.png"),
         (["predict", "{a}", "{b}"], "no inputs given"),
     ],
 )

@@ -1,6 +1,7 @@
 """``barenet predict MODEL_FILE [MODEL_FILE ...] INPUT...``: labels for image files or a
-Kaggle test.csv. Several model files (the leading arguments ending in ``.safetensors``
-or ``.npz``) predict as an ensemble: their class probabilities are averaged."""
+Kaggle test.csv. Several model files (the first argument, and those after it ending in
+``.safetensors`` or ``.npz``) predict as an ensemble: their class probabilities are
+averaged."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ def add_parser(sub) -> None:
         "MODEL_FILE [MODEL_FILE ...] INPUT [INPUT ...]",
         description="Image files are read as greyscale and resized to the model's input, as "
         "in training. A single .csv input is read as a Kaggle digit-recognizer test.csv and "
-        "gives a submission file (ImageId,Label). Several model files (the leading "
-        "arguments ending in .safetensors or .npz) predict as an ensemble, averaging their "
-        "class probabilities; they must agree on class names and input shape.",
+        "gives a submission file (ImageId,Label). Several model files (the first argument "
+        "and those after it ending in .safetensors or .npz) predict as an ensemble, "
+        "averaging their class probabilities; they must agree on class names and input "
+        "shape.",
     )
     p.add_argument(
         "paths",
@@ -57,15 +59,11 @@ MODEL_SUFFIXES = (".safetensors", ".npz")
 
 
 def split_paths(paths: list[str]) -> tuple[list[str], list[str]]:
-    """(model files, inputs): the leading paths with a model-file suffix, then the rest."""
-    n = 0
+    """(model files, inputs): the first path is a model file, and so is every path after
+    it that ends in a model-file suffix; the rest are inputs."""
+    n = 1
     while n < len(paths) and paths[n].lower().endswith(MODEL_SUFFIXES):
         n += 1
-    if n == 0:
-        raise ValueError(
-            f"predict: the first argument must be a model file ({' or '.join(MODEL_SUFFIXES)}), "
-            f"got {paths[0]!r}"
-        )
     if n == len(paths):
         raise ValueError("predict: no inputs given after the model file(s)")
     return paths[:n], paths[n:]
