@@ -11,8 +11,8 @@ import pytest
 import barenet as bn
 from barenet.export import IR_VERSION, OPSET, TRANSLATIONS, ExportError, to_onnx
 from barenet.models import MODELS, build_model
-
 from helpers import rel_err
+
 from .cases import layer_cases, randomise_statistics, registered_layer_types
 
 onnx = pytest.importorskip("onnx")
@@ -80,7 +80,7 @@ def test_trained_batchnorm_model_matches_after_a_short_fit(tmp_path):
     y = (x[:, 0, :4].sum(axis=(1, 2)) > x[:, 0, 4:].sum(axis=(1, 2))).astype(np.int64)
     model = build_model("cnn-dropout-bn", (1, 8, 8), 2)
     loss_fn, opt = bn.SoftmaxCrossEntropy(), optim.Adam(model.parameters(), lr=1e-2)
-    for step in range(12):
+    for _ in range(12):
         i = rng.choice(64, 16, replace=False)
         loss_fn(model(x[i]), y[i])
         model.backward(loss_fn.backward())

@@ -31,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         server = DrawingServer(app, args.host, args.port, quiet=False)
     except OSError as exc:
-        raise ValueError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+        reason = exc.strerror or exc
+        raise ValueError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
     spec = app.spec
     print(
         f"barenet serve: {app.name} ({len(app.class_names)} classes, input "

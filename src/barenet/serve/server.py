@@ -92,6 +92,8 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             short = "error"
         self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # a garbled request line: still a status line
+            self.request_version = "HTTP/1.0"
         self._json(code, {"error": message or short})
 
     def log_request(self, code="-", size="-"):
