@@ -40,6 +40,7 @@ def start_chromium(browser: str, driver: str, profile_dir: str | None = None):
         opts.add_argument(flag)
     profile = profile_dir or tempfile.mkdtemp(prefix="barenet-chromium-")
     opts.add_argument(f"--user-data-dir={profile}")
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(executable_path=driver), options=opts)
 
 
