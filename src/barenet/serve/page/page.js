@@ -202,7 +202,7 @@ function show(answer) {
     li.querySelector(".pct").textContent = percent(t.probability);
   });
   const ink = answer.polarity === "dark-ink" ? "dark ink on light" : "light ink on dark";
-  $("status").textContent = `read as ${ink} · answered in ${answer.ms.toFixed(1)} ms`;
+  $("status").textContent = `read as ${ink} · ${answer.ms.toFixed(1)} ms`;
 }
 
 function drawSeen(img) {
