@@ -149,6 +149,8 @@ async function predictNow() {
 
 function buildBars() {
   bars.replaceChildren();
+  const longest = Math.max(1, ...(model ? model.class_names : ["0"]).map((s) => s.length));
+  bars.style.setProperty("--name-width", `${Math.min(longest, 14) + 1.5}ch`);
   for (let k = 0; k < Math.min(TOP_K, model ? model.class_names.length : TOP_K); k++) {
     const li = document.createElement("li");
     li.innerHTML = '<span class="name">–</span><span class="track"><span class="fill"></span></span><span class="pct"></span>';
