@@ -132,7 +132,14 @@ BAD_REQUESTS = [
     ("not UTF-8", "POST", "/predict", JSON, b'{"pixels": "\xff\xfe"}', 400),
     ("nested too deeply", "POST", "/predict", JSON, b"[" * 100_000 + b"]" * 100_000, 400),
     ("bad Content-Length", "POST", "/predict", {**JSON, "Content-Length": "ten"}, None, 400),
-    ("overflowing number", "POST", "/predict", JSON, b'{"pixels": [[1e999, 1, 1, 1]]}', 422),
+    (
+        "overflowing number",
+        "POST",
+        "/predict",
+        JSON,
+        b'{"pixels": [[1e999, 1, 1, 1]' + b", [1, 1, 1, 1]" * 3 + b"]}",
+        422,
+    ),
     (
         "wrong size 3x3",
         "POST",
@@ -198,6 +205,7 @@ BAD_REQUESTS = [
     ("the package's source", "GET", "/page/../server.py", {}, None, 404),
     ("the page's folder", "GET", "/page/index.html", {}, None, 404),
     ("double slash", "GET", "//etc/passwd", {}, None, 404),
+    ("double slash to the page", "GET", "//example.com/", {}, None, 404),
     ("foreign Host", "GET", "/model", {"Host": "attacker.example:8000"}, None, 403),
 ]
 

@@ -20,7 +20,6 @@ import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from urllib.parse import urlsplit
 
 from .app import DrawingApp
 
@@ -110,7 +109,7 @@ class Handler(BaseHTTPRequestHandler):
     def _route(self, method: str) -> None:
         try:
             self._check_host()
-            path = urlsplit(self.path).path
+            path = self.path.split("?", 1)[0]  # exact: no normalisation, no netloc
             if method in ("GET", "HEAD") and path in self.server.page:
                 body, ctype = self.server.page[path]
                 self._send(HTTPStatus.OK, body, ctype)
