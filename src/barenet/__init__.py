@@ -19,6 +19,7 @@ from . import data, init, optim
 from .core.config import get_default_dtype, get_rng, seed, set_default_dtype
 from .core.module import Module, Parameter, Residual, Sequential, build
 from .ensemble import Ensemble
+from .export import ExportError, export_onnx
 from .gradcheck import GradcheckResult, gradcheck
 from .io import ModelFileError, load, save
 from .layers import (
@@ -48,6 +49,7 @@ __all__ = [
     "Conv2d",
     "Dropout",
     "Ensemble",
+    "ExportError",
     "Flatten",
     "GlobalAvgPool2d",
     "GradcheckResult",
@@ -68,6 +70,7 @@ __all__ = [
     "Tanh",
     "build",
     "data",
+    "export_onnx",
     "get_default_dtype",
     "get_rng",
     "gradcheck",
