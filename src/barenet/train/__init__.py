@@ -1,5 +1,6 @@
-"""Training: ``fit``/``evaluate``/``predict``, callbacks, checkpoints, metrics,
-and ``run_training`` (the function behind ``barenet train`` and every sweep run)."""
+"""Training: ``train_step`` (one step, for your own loop), ``fit``/``evaluate``/
+``predict``, callbacks, checkpoints, metrics, and ``run_training`` (the function
+behind ``barenet train`` and every sweep run)."""
 
 from .callbacks import (
     Callback,
@@ -14,8 +15,11 @@ from .callbacks import (
 )
 from .checkpoint import load_checkpoint, save_checkpoint
 from .history import History
+from .interrupts import ForcedInterrupt
 from .metrics import accuracy, classification_report, confusion_matrix, precision_recall_f1
+from .progress import ProgressBar
 from .run import load_data, make_optimizer, run_training
+from .step import train_step
 from .summary import summary
 from .trainer import TrainContext, TrainingDiverged, evaluate, fit, predict
 
@@ -23,6 +27,7 @@ __all__ = [
     "Callback",
     "CosineLR",
     "EarlyStopping",
+    "ForcedInterrupt",
     "GradientNormRecorder",
     "History",
     "LambdaCallback",
@@ -42,7 +47,9 @@ __all__ = [
     "make_schedule",
     "precision_recall_f1",
     "predict",
+    "ProgressBar",
     "run_training",
     "summary",
     "save_checkpoint",
+    "train_step",
 ]

@@ -134,7 +134,9 @@ class ModelCheckpoint(_Monitor):
     to a temporary file renamed into place, so an old checkpoint is never
     half-replaced. With ``every`` > 1 (long runs of tiny epochs, where the writes
     would dominate) the best state is kept in memory and written with the next
-    scheduled write, so ``best`` still holds the best epoch's exact state."""
+    scheduled write, so ``best`` still holds the best epoch's exact state. After a
+    second Ctrl-C that broke into a step (``ctx.consistent`` false) nothing more is
+    written: the files on disk are the last consistent state."""
 
     def __init__(
         self,
@@ -173,11 +175,14 @@ class ModelCheckpoint(_Monitor):
             self._flush(ctx)
 
     def on_train_end(self, ctx) -> None:
+        if not getattr(ctx, "consistent", True):  # a forced Ctrl-C split a step
+            return
         # Only what the schedule left unwritten: with every=1 this writes nothing.
         self._flush(ctx, last=self._last_written != (ctx.epoch, ctx.step))
 
     def on_interrupt(self, ctx) -> None:
-        self._flush(ctx)
+        if getattr(ctx, "consistent", True):
+            self._flush(ctx)
 
     def _flush(self, ctx, last: bool = True) -> None:
         from . import checkpoint as ck
@@ -207,7 +212,7 @@ class _Schedule(Callback):
         ctx.optimizer.lr = self.lr_at(ctx.epoch)
 
     def lr_at(self, epoch: int) -> float:
-        raise TypeError(f"{type(self).__name__} does not define lr_at")
+        raise NotImplementedError(f"{type(self).__name__} does not define lr_at")
 
     def state_dict(self) -> dict:
         return {"base_lr": self.base_lr}
@@ -277,14 +282,13 @@ class ReduceLROnPlateau(_Monitor):
 
 class GradientNormRecorder(Callback):
     """Adds ``grad_norms`` to each epoch record: for every weight (parameters with 2+
-    axes) the mean over the epoch's steps of ‖∂L/∂W‖₂, keyed by parameter name."""
+    axes) the mean over the epoch's steps of ‖∂L/∂W‖₂, keyed by parameter name.
+    The sums of an epoch in progress are part of its state, so a run resumed
+    mid-epoch records the same means."""
 
     def __init__(self):
         self._sums: dict[str, float] = {}
         self._n = 0
-
-    def on_epoch_begin(self, ctx) -> None:
-        self._sums, self._n = {}, 0
 
     def on_after_backward(self, ctx) -> None:
         for name, p in ctx.model.named_parameters():
@@ -296,6 +300,14 @@ class GradientNormRecorder(Callback):
     def on_epoch_end(self, ctx) -> None:
         n = max(self._n, 1)
         ctx.logs["grad_norms"] = {k: v / n for k, v in self._sums.items()}
+        self._sums, self._n = {}, 0
+
+    def state_dict(self) -> dict:
+        return {"sums": dict(self._sums), "n": self._n}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._sums = {str(k): float(v) for k, v in state.get("sums", {}).items()}
+        self._n = int(state.get("n", 0))
 
 
 def make_schedule(spec: str | None, epochs: int) -> Callback | None:
