@@ -189,3 +189,24 @@ def test_python_dash_m_entry_point():
         timeout=60,
     )
     assert r.returncode == 0 and "Total parameters: 43 " in r.stdout
+
+
+def test_train_refuses_bad_settings_and_a_missing_checkpoint_before_running(tmp_path, capsys):
+    base = ["train", "mlp", "--data", "digits", "--quiet", "--out"]
+    assert main([*base, str(tmp_path / "a"), "--lr", "nan"]) == 1
+    assert "lr must be a finite number > 0, got nan" in capsys.readouterr().err
+    assert main([*base, str(tmp_path / "b"), "--schedule", "cosine:5"]) == 1
+    assert "final learning rate" in capsys.readouterr().err
+    assert main([*base, str(tmp_path / "c"), "--resume"]) == 1
+    assert "resume: no checkpoint" in capsys.readouterr().err
+    assert not any((tmp_path / d).exists() for d in "abc")
+
+
+def test_train_on_all_of_a_kaggle_csv(tmp_path, capsys):
+    _kaggle_csvs(tmp_path)
+    args = ["train", "mlp", "--data", "kaggle", "--data-dir", str(tmp_path), "--epochs", "1"]
+    args += ["--test-fraction", "0", "--val-fraction", "0", "--out", str(tmp_path / "final")]
+    assert main(args) == 0
+    assert "no test split" in capsys.readouterr().out
+    m = json.loads((tmp_path / "final/metrics.json").read_text())
+    assert m["n_train"] == 60 and m["n_val"] == 0 and m["n_test"] == 0

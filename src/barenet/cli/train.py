@@ -45,11 +45,24 @@ def add_parser(sub) -> None:
         help="builder arguments, e.g. '{\"hidden\": [256, 128]}'",
     )
     p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        metavar="F",
+        help="fraction held out as the test split for digits, kaggle and folder data "
+        "(default 0.2); 0 trains on all of it, e.g. a final Kaggle submission with "
+        "--test-fraction 0 --val-fraction 0",
+    )
     p.add_argument("--limit-train", type=int, default=None, metavar="N")
     p.add_argument("--limit-test", type=int, default=None, metavar="N")
     p.add_argument("--patience", type=int, default=None, help="early stopping patience")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", action="store_true", help="continue from --out/checkpoints/last")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from --out/checkpoints/last (an error if there is none)",
+    )
     p.add_argument("--record-grad-norms", action="store_true")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -64,6 +77,7 @@ def config_from_args(args: argparse.Namespace) -> dict:
         "data_dir": args.data_dir,
         "download": args.download,
         "val_fraction": args.val_fraction,
+        "test_size": args.test_fraction,
         "limit_train": args.limit_train,
         "limit_test": args.limit_test,
         "epochs": args.epochs,
@@ -93,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"barenet train: error: {m.get('error')}", file=sys.stderr)
         return 3
     if not args.quiet:
-        if m["task"] == "classification":
+        if m["n_test"] == 0:
+            print("no test split (--test-fraction 0): the model has not been tested")
+        elif m["task"] == "classification":
             print(f"test accuracy {100 * m['test_accuracy']:.2f} %  test loss {m['test_loss']:.4f}")
         else:
             print(f"test MSE {m['test_mse']:.6f}")

@@ -14,11 +14,21 @@ from .callbacks import (
     make_schedule,
 )
 from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
 from .history import History
 from .interrupts import ForcedInterrupt
 from .metrics import accuracy, classification_report, confusion_matrix, precision_recall_f1
 from .progress import ProgressBar
-from .run import load_data, make_optimizer, run_training
+from .run import (
+    TrainingOutcome,
+    TrainingRun,
+    build_run,
+    load_data,
+    make_optimizer,
+    run_training,
+    train_run,
+    write_run,
+)
 from .step import train_step
 from .summary import summary
 from .trainer import TrainContext, TrainingDiverged, evaluate, fit, predict
@@ -34,9 +44,13 @@ __all__ = [
     "ModelCheckpoint",
     "ReduceLROnPlateau",
     "StepLR",
+    "TrainConfig",
     "TrainContext",
+    "TrainingOutcome",
+    "TrainingRun",
     "TrainingDiverged",
     "accuracy",
+    "build_run",
     "classification_report",
     "confusion_matrix",
     "evaluate",
@@ -51,5 +65,7 @@ __all__ = [
     "run_training",
     "summary",
     "save_checkpoint",
+    "train_run",
     "train_step",
+    "write_run",
 ]

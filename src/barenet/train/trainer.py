@@ -72,11 +72,27 @@ def _batches(model: Module, x: np.ndarray, batch_size: int):
         yield i, model.forward(x[i : i + batch_size])
 
 
+def _check_finite(model: Module, who: str) -> None:
+    bad = [n for n, p in model.named_parameters() if not np.isfinite(p.data).all()]
+    bad += [
+        n
+        for n, b in model.named_buffers()
+        if np.asarray(b).dtype.kind == "f" and not np.isfinite(b).all()
+    ]
+    if bad:
+        raise ValueError(
+            f"{who}: the model's weights are not finite (NaN/inf in {', '.join(bad[:3])}"
+            f"{', ...' if len(bad) > 3 else ''}); it cannot be used (a diverged run?)"
+        )
+
+
 def predict(model: Module, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
     """Outputs of ``model`` in eval mode for ``x: (N, ...)``, batched: ``(N, K)``.
-    The model's train/eval mode is restored afterwards."""
+    The model's train/eval mode is restored afterwards. A model whose weights or
+    buffers hold NaN/inf is refused (``ValueError``)."""
     if len(x) == 0:
         raise ValueError("predict: empty input (0 samples)")
+    _check_finite(model, "predict")
     was_training = model.training
     model.eval()
     try:
@@ -97,6 +113,7 @@ def evaluate(
     (``y: (N,)`` labels or ``(N, K)`` one-hot) or ``mse`` for regression."""
     if len(x) != len(y):
         raise ValueError(f"evaluate: {len(x)} inputs but {len(y)} targets")
+    _check_finite(model, "evaluate")
     with np.errstate(over="ignore", invalid="ignore"):
         out = predict(model, x, batch_size)
     if not np.isfinite(out).all():
@@ -313,8 +330,10 @@ def _run_epoch(ctx, classify: bool) -> None:
         for cb in ctx.callbacks:
             cb.on_batch_end(ctx)
     p["done"] = True
-    if not all(np.isfinite(q.data).all() for q in model.parameters()):
-        raise _diverged(ctx, "a weight")
+    try:
+        _check_finite(model, "fit")
+    except ValueError:
+        raise _diverged(ctx, "a weight") from None
     rec = {
         "epoch": ctx.epoch + 1,
         "train_loss": p["loss_sum"] / max(p["count"], 1),
