@@ -1,4 +1,6 @@
-"""The shipped studies: one TOML sweep configuration each, in this folder.
+"""The shipped studies: one TOML sweep configuration each, in this folder. The list
+of studies (:data:`STUDIES`) is the list of those files; adding a study is adding
+a file.
 
 ``run_study(name, out_root)`` runs ``<name>.toml`` into ``out_root/<name>`` and
 writes its tables and figures. ``--quick`` variants (the ``[quick]`` table of each
@@ -16,23 +18,9 @@ from ..grid import load_config
 
 __all__ = ["STUDIES", "study_path", "load_study", "run_study", "finish_sweep"]
 
-STUDIES = [
-    "sine",
-    "activation",
-    "width-depth",
-    "batch-size",
-    "dropout",
-    "inversion",
-    "learning-rate",
-    "init",
-    "depth",
-    "batchnorm",
-    "batchnorm-dropout",
-    "residual",
-    "optimizers",
-    "gradient-flow",
-]
 _HERE = Path(__file__).resolve().parent
+# Every TOML file in this folder is a study, named after the file.
+STUDIES = sorted(p.stem for p in _HERE.glob("*.toml"))
 
 
 def study_path(name: str) -> Path:
@@ -86,11 +74,3 @@ def run_study(
     if progress:
         progress(f"study {name}: {len(files)} files in {out}")
     return out
-
-
-def _list() -> str:
-    lines = []
-    for n in STUDIES:
-        cfg = load_study(n)
-        lines.append(f"{n:18s} {cfg.get('title', '')}")
-    return "\n".join(lines)
