@@ -12,6 +12,7 @@ from .sweep import add_common, parse_overrides
 
 def _run(args: argparse.Namespace) -> int:
     from ..experiments.studies import STUDIES, load_study, run_study
+    from ..experiments.sweep import plan_sweep
 
     if args.list or not args.name:
         for n in STUDIES:
@@ -21,8 +22,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     overrides = parse_overrides(args.set)
-    for n in names:
-        load_study(n)  # unknown names fail before anything runs
+    for n in names:  # unknown names and bad settings fail before anything runs
+        plan_sweep(load_study(n), quick=args.quick, overrides=overrides)
     for n in names:
         t0 = time.perf_counter()
         out = run_study(

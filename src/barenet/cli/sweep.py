@@ -28,8 +28,10 @@ def add_common(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=JSON",
-        help="override a base setting, e.g. --set epochs=2 --set limit_train=500, "
-        "or the seeds: --set seeds=[0]",
+        help="override a setting, e.g. --set epochs=2 --set limit_train=500, or the "
+        "seeds: --set seeds=[0]; a setting the grid varies gets new values "
+        "(--set lr=[0.1,0.01]) or is fixed to one (--set lr=0.1); one that the [[runs]] "
+        "entries set is refused",
     )
 
 

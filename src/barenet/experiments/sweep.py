@@ -27,9 +27,16 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from ..io import atomic_write_bytes
-from .grid import RunSpec, apply_quick, expand, load_config
+from .grid import RunSpec, apply_overrides, apply_quick, expand, load_config
 
-__all__ = ["run_sweep", "DEFAULT_RUN_FN", "write_json", "is_finished"]
+__all__ = [
+    "run_sweep",
+    "plan_sweep",
+    "DEFAULT_RUN_FN",
+    "check_run_settings",
+    "write_json",
+    "is_finished",
+]
 
 DEFAULT_RUN_FN = "barenet.train:run_training"
 _THREAD_VARS = (
@@ -60,6 +67,50 @@ def _json_default(o):
 def is_finished(run_dir: str | os.PathLike) -> bool:
     """A run is finished when its ``metrics.json`` exists (written last, atomically)."""
     return (Path(run_dir) / "metrics.json").is_file()
+
+
+def plan_sweep(
+    config: dict | str | os.PathLike,
+    *,
+    quick: bool = False,
+    overrides: dict | None = None,
+    check: bool = True,
+) -> tuple[dict, list[RunSpec]]:
+    """The configuration (``[quick]`` and ``overrides`` applied) and its runs, without
+    running anything; with ``check`` every run's settings are checked as
+    ``run_training`` would (:func:`check_run_settings`)."""
+    cfg = load_config(config)
+    if quick:
+        cfg = apply_quick(cfg)
+    if overrides:
+        cfg = apply_overrides(cfg, overrides)
+    specs = expand(cfg)
+    if check:
+        check_run_settings(specs, str(cfg.get("name", "")))
+    return cfg, specs
+
+
+def check_run_settings(specs: list[RunSpec], sweep_name: str = "") -> None:
+    """Check every run's settings as ``run_training`` would, before any run starts:
+    ``ValueError`` listing the runs with bad settings (each distinct error once)."""
+    from ..train import TrainConfig
+
+    errors: dict[str, list[str]] = {}
+    for s in specs:
+        try:
+            TrainConfig.from_dict(s.settings)
+        except (ValueError, TypeError) as exc:
+            errors.setdefault(str(exc), []).append(s.name)
+    if errors:
+        lines = [
+            f"  {names[0]}{f' (and {len(names) - 1} more)' if len(names) > 1 else ''}: {msg}"
+            for msg, names in errors.items()
+        ]
+        bad = sum(len(n) for n in errors.values())
+        raise ValueError(
+            f"sweep{' ' + sweep_name if sweep_name else ''}: {bad} of {len(specs)} runs have "
+            f"bad settings; nothing was run:\n" + "\n".join(lines)
+        )
 
 
 def _resolve(run_fn: RunFn | str) -> RunFn:
@@ -148,25 +199,21 @@ def run_sweep(
     ``config``: a dict or a TOML path (see :mod:`barenet.experiments.grid`).
     ``workers``: processes (default: the number of cores, at most the pending runs);
     1 runs in this process. ``quick`` applies the ``[quick]`` overrides; ``overrides``
-    are merged into ``[base]`` last, except ``seeds``, which replaces the seed list.
+    come last (see :func:`~barenet.experiments.grid.apply_overrides`: ``seeds``
+    replaces the seed list, a varied setting replaces its grid axis). With
+    ``run_training`` as the run function every run's settings are checked before
+    the first one starts.
     ``run_fn(settings, run_dir) -> metrics`` is ``barenet.train.run_training`` by default
     (a callable or ``"module:function"``; with workers > 1 it must be importable by the
     worker processes).
     Records: ``{"name", "point", "seed", "status": "done"|"skipped"|"failed",
     "metrics" | "error"}``.
     """
-    cfg = load_config(config)
-    if quick:
-        cfg = apply_quick(cfg)
-    if overrides:
-        from .grid import deep_merge
+    from ..train.run import run_training
 
-        overrides = dict(overrides)
-        if "seeds" in overrides:
-            cfg["seeds"] = overrides.pop("seeds")
-        cfg["base"] = deep_merge(cfg.get("base", {}), overrides)
-        cfg = load_config(cfg)  # checks the seeds (and the rest) again
-    specs = expand(cfg)
+    cfg, specs = plan_sweep(
+        config, quick=quick, overrides=overrides, check=_resolve(run_fn) is run_training
+    )
     out = Path(out_dir)
     (out / "runs").mkdir(parents=True, exist_ok=True)
     manifest = {k: v for k, v in cfg.items() if k not in ("quick",)}
