@@ -43,7 +43,11 @@ def test_study_quick_end_to_end(tmp_path, capsys):
     assert main(args + ["--set", "epochs=1", "--set", "limit_train=200"]) == 0
     assert "4 runs, 4 already done" in capsys.readouterr().out
     assert main(["report", str(tmp_path)]) == 0
-    assert "**Outcome:** batch_size=" in (tmp_path / "report.md").read_text()
+    report = (tmp_path / "report.md").read_text()
+    assert "**Outcome:** batch_size=" in report
+    # the quick run is an MLP on the 8x8 digits, and the report says so
+    assert "**Ran:** `mlp` Linear 64-256-128-10 (" in report and "784" not in report
+    assert "on `digits` (" in report and " train / " in report
 
 
 def test_sweep_command_on_a_toml_file(tmp_path):

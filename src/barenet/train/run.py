@@ -296,6 +296,24 @@ def write_interrupted(run: TrainingRun, outcome: TrainingOutcome) -> str:
     return "interrupted before any checkpoint was written; nothing to resume"
 
 
+def architecture(model) -> str:
+    """The network's weight layers in a line: ``"Linear 64-256-128-10"``,
+    ``"Conv2d 1-32-64, Linear 3136-128-10"`` (a run of one layer type is one chain
+    of its widths: input, then each output)."""
+    groups: list[tuple[str, list[int]]] = []
+    for m in model.modules():
+        w = getattr(m, "weight", None)
+        kind = type(m).__name__
+        if kind not in ("Linear", "Conv2d") or w is None:
+            continue
+        n_out, n_in = w.data.shape[:2]
+        if groups and groups[-1][0] == kind and groups[-1][1][-1] == n_in:
+            groups[-1][1].append(int(n_out))
+        else:
+            groups.append((kind, [int(n_in), int(n_out)]))
+    return ", ".join(f"{k} {'-'.join(map(str, ws))}" for k, ws in groups) or type(model).__name__
+
+
 def _test_metrics(run: TrainingRun, outcome: TrainingOutcome) -> tuple[dict, dict | None]:
     d = run.data
     if not outcome.has_weights or len(d.x_test) == 0:
@@ -325,6 +343,7 @@ def write_run(run: TrainingRun, outcome: TrainingOutcome) -> dict:
         "stopped_reason": history.stopped_reason,
         "test_loss": test["loss"],
         "num_parameters": run.model.num_parameters(),
+        "architecture": architecture(run.model),
         "n_train": len(run.train[0]),
         "n_val": 0 if run.val is None else len(run.val[0]),
         "n_test": len(d.x_test),
