@@ -44,9 +44,10 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--out",
-        default="barenet-demo",
+        default="runs/demo",
         metavar="DIR",
-        help="output folder (default ./barenet-demo)",
+        help="output folder (default runs/demo, beside the sweeps' runs/<name>; a "
+        "checkout's .gitignore leaves runs/ out)",
     )
     p.add_argument("--quick", action="store_true", help="a few epochs only (a smoke test)")
     p.add_argument("--quiet", action="store_true", help="only the final figures")
