@@ -185,8 +185,8 @@ def _resume_path(cfg: TrainConfig, ckpt: ModelCheckpoint) -> Path | None:
     path = ckpt.last_path if cfg.resume is True else Path(cfg.resume)
     if not path.is_file():
         raise FileNotFoundError(
-            f"resume: no checkpoint at {path}; nothing to continue (leave out resume to "
-            f"start afresh)"
+            f"resume: no checkpoint at {path}; nothing to continue (run without resume, "
+            f"--resume, to start afresh)"
         )
     return path
 

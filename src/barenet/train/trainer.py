@@ -271,8 +271,9 @@ def _load_callback_states(callbacks: list[Callback], saved: list) -> None:
 def _diverged(ctx, what: str) -> TrainingDiverged:
     ctx.history.stopped_reason = "diverged"
     return TrainingDiverged(
-        f"training diverged: {what} became NaN/inf at epoch {ctx.epoch + 1}, step {ctx.step} "
-        f"(lr {ctx.optimizer.lr:g}); try a smaller learning rate",
+        f"training diverged: {what} became NaN/inf in epoch {ctx.epoch + 1}, after "
+        f"{ctx.step} step{'s' * (ctx.step != 1)} (lr {ctx.optimizer.lr:g}); try a smaller "
+        f"learning rate",
         ctx.history,
         what,
     )
