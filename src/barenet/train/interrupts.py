@@ -15,10 +15,8 @@ one (set by the user or a host application), the blocks run unchanged.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import threading
-from collections.abc import Iterator
 
 __all__ = ["ForcedInterrupt", "held_interrupts", "interrupts_handled"]
 
@@ -49,35 +47,44 @@ def _can_install() -> bool:
     )
 
 
-@contextlib.contextmanager
-def interrupts_handled() -> Iterator[None]:
+class interrupts_handled:  # noqa: N801 - used like a function: with interrupts_handled():
     """Install the holding SIGINT handler for the block (when it can be; see above)."""
-    if _Hold.installed or not _can_install():
-        yield
-        return
-    signal.signal(signal.SIGINT, _on_sigint)
-    _Hold.installed = True
-    try:
-        yield
-    finally:
-        _Hold.installed = False
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    __slots__ = ("_mine",)
+
+    def __enter__(self) -> interrupts_handled:
+        self._mine = not _Hold.installed and _can_install()
+        if self._mine:
+            signal.signal(signal.SIGINT, _on_sigint)
+            _Hold.installed = True
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        if self._mine:
+            _Hold.installed = False
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        return False
 
 
-@contextlib.contextmanager
-def held_interrupts() -> Iterator[None]:
+class held_interrupts:  # noqa: N801 - used like a function: with held_interrupts():
     """Run the block with Ctrl-C held; a held Ctrl-C is raised when the block ends
-    without an exception of its own."""
-    with interrupts_handled():
+    without an exception of its own (with one, it goes on and the Ctrl-C with it).
+    A class, not a generator: it runs once per training step."""
+
+    __slots__ = ("_handled",)
+
+    def __enter__(self) -> held_interrupts:
+        self._handled = interrupts_handled().__enter__()
         _Hold.depth += 1
-        try:
-            yield
-        except BaseException:
-            _Hold.depth -= 1
-            if not _Hold.depth:  # the block's own exception goes on; a held Ctrl-C with it
-                _Hold.pending = False
-            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
         _Hold.depth -= 1
-        if not _Hold.depth and _Hold.pending:
-            _Hold.pending = False
-            raise KeyboardInterrupt
+        try:
+            if not _Hold.depth and _Hold.pending:
+                _Hold.pending = False
+                if exc_type is None:
+                    raise KeyboardInterrupt
+        finally:
+            self._handled.__exit__(exc_type, exc, tb)
+        return False
