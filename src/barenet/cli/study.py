@@ -1,13 +1,14 @@
-"""``barenet study NAME --out DIR [--quick] [--workers N]``: run one of the shipped
-studies (``barenet study --list``), or ``all`` of them, into ``DIR/NAME`` with its
-table and figures. ``--quick`` finishes each study within minutes on two cores."""
+"""``barenet study NAME --out DIR [--quick] [--workers N] [--executor {pool,ray}]``: run
+one of the shipped studies (``barenet study --list``), or ``all`` of them, into
+``DIR/NAME`` with its table and figures. ``--quick`` finishes each study within
+minutes on two cores."""
 
 from __future__ import annotations
 
 import argparse
 import time
 
-from .sweep import add_common, parse_overrides
+from .sweep import add_common, executor_args, parse_overrides
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -18,8 +19,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{n:18s} {load_study(n).get('title', '')}")
         return 0 if args.list else 2
     names = STUDIES if args.name == "all" else [args.name]
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    kw = executor_args(args)
     overrides = parse_overrides(args.set)
     for n in names:
         load_study(n)  # unknown names fail before anything runs
@@ -29,9 +29,9 @@ def _run(args: argparse.Namespace) -> int:
             n,
             args.out,
             quick=args.quick,
-            workers=args.workers,
             overrides=overrides,
             figures=not args.no_figures,
+            **kw,
         )
         print(f"study {n}: {time.perf_counter() - t0:.1f} s -> {out}")
     return 0
