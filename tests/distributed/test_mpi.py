@@ -8,6 +8,7 @@ is also checked in this process, without MPI.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -133,3 +134,33 @@ def test_an_error_on_one_rank_ends_every_rank_with_its_message():
     res = run_mpi(2, [str(PROGRAMS), "fail"], timeout=60)
     assert res.returncode != 0
     assert "mpi_programs: error on rank 1 of 2: planned failure on one rank" in res.stderr
+
+
+def _metrics(run_dir: Path) -> dict:
+    m = json.loads((run_dir / "metrics.json").read_text())
+    return {k: v for k, v in m.items() if k != "wall_time_s"}
+
+
+@needs_mpi
+def test_cli_train_on_two_ranks_resumes_as_in_one_process(tmp_path):
+    """``mpiexec -n 2 barenet train``: rank 0 alone prints and writes; 2 epochs then
+    ``--resume`` to 3 end where 3 epochs in one go end."""
+    args = ["-m", "barenet", "train", "mlp", "--data", "digits", "--limit-train", "400"]
+    args += ["--batch-size", "32", "--no-plots", "--seed", "1"]
+    whole = run_mpi(2, [*args, "--epochs", "3", "--out", str(tmp_path / "whole")])
+    assert whole.returncode == 0, whole.stderr
+    assert whole.stdout.count("test accuracy") == 1 and whole.stdout.count("epoch 3 ") == 1
+    part = run_mpi(2, [*args, "--epochs", "2", "--out", str(tmp_path / "part"), "--quiet"])
+    assert part.returncode == 0 and part.stdout == "", part.stderr
+    resumed = run_mpi(2, [*args, "--epochs", "3", "--out", str(tmp_path / "part"), "--resume"])
+    assert resumed.returncode == 0, resumed.stderr
+    assert _metrics(tmp_path / "part") == _metrics(tmp_path / "whole")
+    history = json.loads((tmp_path / "whole" / "history.json").read_text())
+    assert len(history["steps"]) == 3 * 12  # 360 training images in global batches of 32
+
+
+@needs_mpi
+def test_cli_error_on_every_rank_is_one_message_each_and_no_hang(tmp_path):
+    res = run_mpi(2, ["-m", "barenet", "train", "mlp", "--data", "nope", "--out", str(tmp_path)])
+    assert res.returncode != 0
+    assert "barenet train: error on rank" in res.stderr and "nope" in res.stderr

@@ -1,4 +1,9 @@
-"""``barenet train MODEL --data DATASET --out DIR``: one run of ``run_training``."""
+"""``barenet train MODEL --data DATASET --out DIR``: one run of ``run_training``.
+
+``mpiexec -n N barenet train ...`` (or ``python -m mpi4py -m barenet train ...``)
+trains the one model data-parallel over N processes (see :mod:`barenet.distributed`):
+``--batch-size`` is the global batch, only rank 0 writes and prints, ``--resume``
+continues as in one process, an error on any rank ends them all with its message."""
 
 from __future__ import annotations
 
@@ -86,9 +91,14 @@ def config_from_args(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..distributed import abort_on_error, init
     from ..train import run_training
 
-    m = run_training(config_from_args(args), args.out)
+    comm = init()  # under mpiexec -n N (N > 1): one model trained by N processes
+    with abort_on_error(comm, "barenet train"):
+        m = run_training(config_from_args(args), args.out, comm=comm)
+    if comm is not None and comm.rank != 0:
+        return 0
     if m.get("stopped_reason") == "diverged":
         print(f"barenet train: error: {m.get('error')}", file=sys.stderr)
         return 3

@@ -25,7 +25,7 @@ batches), the usual rule for SGD; Adam tolerates a fixed rate over a wider range
 from __future__ import annotations
 
 from .callbacks import AverageBatchNormStats, BroadcastState, GlobalMetrics
-from .comm import Communicator, abort_on_error, init, launched_size
+from .comm import Communicator, abort_on_error, init, launched_size, share_cores
 from .data import ShardedLoader, shard_bounds
 from .optimizer import DistributedOptimizer, ShardedLoss
 
@@ -38,10 +38,12 @@ __all__ = [
     "ShardedLoader",
     "ShardedLoss",
     "abort_on_error",
+    "data_parallel",
     "distribute",
     "init",
     "launched_size",
     "shard_bounds",
+    "share_cores",
 ]
 
 
@@ -53,3 +55,14 @@ def distribute(comm: Communicator, optimizer, loss_fn, loader: ShardedLoader):
     opt = DistributedOptimizer(optimizer, comm, shard=loader, loss=loss)
     callbacks = [BroadcastState(comm), GlobalMetrics(opt, loss), AverageBatchNormStats(comm)]
     return opt, loss, callbacks
+
+
+def data_parallel(comm: Communicator, train, batch_size: int, optimizer, loss_fn, **loader_kw):
+    """Everything a training run changes to train over ``comm``: returns ``(loader,
+    optimizer, loss_fn, callbacks)`` for ``fit(model, loss_fn, optimizer, loader, ...,
+    callbacks=own + callbacks)``. ``train``: the whole ``(x, y)`` on every rank;
+    ``batch_size``: the global batch; ``loader_kw``: ``transform``, ``seed``, ..."""
+    x, y = train
+    loader = ShardedLoader(x, y, batch_size, comm, **loader_kw)
+    optimizer, loss_fn, callbacks = distribute(comm, optimizer, loss_fn, loader)
+    return loader, optimizer, loss_fn, callbacks
