@@ -31,7 +31,8 @@ class PoolExecutor:
     Runs are handed out one per free worker (none queued ahead), so Ctrl-C, which
     reaches the workers too, leaves no queued run to start afterwards. When a worker
     dies, the pool breaks and every run in flight is handed out again on a new pool
-    (resuming from its checkpoint), at most ``max_retries`` times per run."""
+    (resuming from its checkpoint), at most ``max_retries`` times per run. The pool
+    cannot tell whose worker died, so each run in flight spends one of its retries."""
 
     name = "pool"
 
