@@ -29,8 +29,8 @@ from .executors.task import (
     DEFAULT_RUN_FN,
     LAST_CHECKPOINT,
     RunFn,
-    _json_default,
     is_finished,
+    json_default,
     write_json,
 )
 from .grid import RunSpec, apply_quick, expand, load_config
@@ -39,7 +39,7 @@ __all__ = ["run_sweep", "DEFAULT_RUN_FN", "write_json", "is_finished"]
 
 
 def _canonical(settings: dict):
-    return json.loads(json.dumps(settings, default=_json_default))
+    return json.loads(json.dumps(settings, default=json_default))
 
 
 def _recorded_settings(run_dir: Path):

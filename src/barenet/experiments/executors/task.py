@@ -28,6 +28,7 @@ __all__ = [
     "RunFn",
     "execute",
     "is_finished",
+    "json_default",
     "pinned_threads",
     "write_json",
 ]
@@ -49,10 +50,10 @@ RunFn = Callable[[dict, str], dict]
 
 def write_json(path: str | os.PathLike, obj) -> None:
     """Write ``obj`` as indented JSON, atomically (temporary file + rename)."""
-    atomic_write_bytes(path, [json.dumps(obj, indent=2, default=_json_default).encode()])
+    atomic_write_bytes(path, [json.dumps(obj, indent=2, default=json_default).encode()])
 
 
-def _json_default(o):
+def json_default(o):
     if hasattr(o, "tolist"):
         return o.tolist()
     if hasattr(o, "item"):
