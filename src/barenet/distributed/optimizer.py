@@ -48,6 +48,8 @@ class ShardedLoss:
         return self.loss_fn.backward()
 
     def __getattr__(self, name):
+        if name == "loss_fn":  # not yet set (copying): no recursion
+            raise AttributeError(name)
         return getattr(self.loss_fn, name)
 
 
@@ -87,6 +89,8 @@ class DistributedOptimizer:
         self.optimizer.lr = value
 
     def __getattr__(self, name):
+        if name == "optimizer":
+            raise AttributeError(name)
         return getattr(self.optimizer, name)
 
     def step(self) -> None:
