@@ -89,6 +89,40 @@ def test_a_last_batch_smaller_than_the_ranks_is_dropped():
         ShardedLoader(x, y, 2, _Rank(0, 3))
 
 
+class _Twin(_Rank):
+    """Two ranks whose other rank holds exactly this rank's numbers."""
+
+    def __init__(self):
+        super().__init__(0, 2)
+
+    def allreduce_sum_(self, buf):
+        buf *= 2
+        return buf
+
+
+def test_optimizer_wrapper_steps_with_the_summed_gradient_and_delegates():
+    import barenet as bn
+    from barenet import optim
+    from barenet.distributed import DistributedOptimizer, ShardedLoss
+
+    nets = [bn.Linear(3, 2) for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    x, y = np.random.default_rng(0).standard_normal((4, 3)), np.array([0, 1, 1, 0])
+    plain = optim.Adam(nets[0].parameters(), lr=0.1)
+    loss = ShardedLoss(bn.SoftmaxCrossEntropy())
+    wrapped = DistributedOptimizer(optim.Adam(nets[1].parameters(), lr=0.1), _Twin(), loss=loss)
+    for net, opt, fn in ((nets[0], plain, bn.SoftmaxCrossEntropy()), (nets[1], wrapped, loss)):
+        value = fn(net(x.astype(np.float32)), y)
+        net.backward(fn.backward())
+        opt.step()
+    for p, q in zip(nets[0].parameters(), nets[1].parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+    assert wrapped.global_stats[2] == 8 and wrapped.global_stats[0] == 2 * 4 * value
+    assert wrapped.nbytes == (2 * 3 + 2 + 3) * 4  # float32 gradients and three statistics
+    wrapped.lr = 0.5
+    assert wrapped.optimizer.lr == 0.5 and wrapped.state_dict()["param_groups"][0]["lr"] == 0.5
+
+
 def _one_process(batchnorm: bool) -> dict:
     sys.path.insert(0, str(HERE))
     try:
