@@ -21,6 +21,8 @@ COMMANDS = [
     "sweep",
     "study",
     "report",
+    "export",
+    "serve",
 ]
 
 
