@@ -14,14 +14,23 @@ from .task import RunFn, execute, pinned_threads, record_failure, thread_env
 
 __all__ = ["PoolExecutor"]
 
+_started = None  # in a worker: the queue on which it announces each run it starts
 
-def _init_worker(threads: int) -> None:
+
+def _init_worker(threads: int, started) -> None:
     """Pin BLAS to ``threads`` in a worker so N workers use N x threads cores."""
+    global _started
+    _started = started
     os.environ.update(thread_env(threads))
     with contextlib.suppress(ImportError):
         from threadpoolctl import threadpool_limits
 
         globals()["_limits"] = threadpool_limits(limits=threads)
+
+
+def _announce_and_execute(name: str, run_fn, settings: dict, run_dir: str) -> dict:
+    _started.put(name)
+    return execute(run_fn, settings, run_dir)
 
 
 class PoolExecutor:
@@ -30,9 +39,10 @@ class PoolExecutor:
 
     Runs are handed out one per free worker (none queued ahead), so Ctrl-C, which
     reaches the workers too, leaves no queued run to start afterwards. When a worker
-    dies, the pool breaks and every run in flight is handed out again on a new pool
-    (resuming from its checkpoint), at most ``max_retries`` times per run. The pool
-    cannot tell whose worker died, so each run in flight spends one of its retries."""
+    dies, the pool breaks and takes every run in flight with it: each is handed out
+    again on a new pool (resuming from its checkpoint). A run that had started spends
+    one of its ``max_retries`` (the pool cannot tell whose worker died); one that had
+    not started yet spends none. A run out of retries is recorded as failed."""
 
     name = "pool"
 
@@ -48,49 +58,54 @@ class PoolExecutor:
         elif tasks:
             self._run_pool(run_fn, list(tasks), finish, workers)
 
-    def _new_pool(self, workers: int) -> ProcessPoolExecutor:
-        # Spawned workers read the thread variables when BLAS loads.
-        with pinned_threads(self.cpus_per_run):
-            ctx = get_context("spawn")
-            return ProcessPoolExecutor(
-                workers, mp_context=ctx, initializer=_init_worker, initargs=(self.cpus_per_run,)
+    def _new_pool(self, workers: int):
+        """A pool of spawned workers and the queue on which they announce each start."""
+        ctx = get_context("spawn")
+        started = ctx.SimpleQueue()
+        with pinned_threads(self.cpus_per_run):  # spawned workers read these as BLAS loads
+            pool = ProcessPoolExecutor(
+                workers,
+                mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(self.cpus_per_run, started),
             )
+        return pool, started
 
     def _run_pool(self, run_fn, queue: list[RunTask], finish, workers: int) -> None:
-        pool, inflight, attempts = self._new_pool(workers), {}, {}
+        (pool, started), inflight, attempts = self._new_pool(workers), {}, {}
 
         def submit_next() -> None:
             t = queue.pop(0)
-            attempts[t.name] = attempts.get(t.name, 0) + 1
-            inflight[pool.submit(execute, run_fn, t.settings, t.run_dir)] = t
+            fut = pool.submit(_announce_and_execute, t.name, run_fn, t.settings, t.run_dir)
+            inflight[fut] = t
 
         try:
             for _ in range(min(workers, len(queue))):
                 submit_next()
             while inflight:
                 done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                broken = False
-                for fut in done:
-                    t = inflight.pop(fut)
-                    try:
-                        finish(t, fut.result())
-                    except BrokenProcessPool as exc:  # a worker died: killed, out of memory
-                        broken = True
+                if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+                    # A worker died (killed, out of memory): every run in flight is lost.
+                    ran = set()
+                    while not started.empty():
+                        ran.add(started.get())
+                    for fut, t in list(inflight.items()):
+                        del inflight[fut]
+                        if fut.done() and fut.exception() is None:
+                            finish(t, fut.result())
+                            continue
+                        attempts[t.name] = attempts.get(t.name, 0) + (t.name in ran)
                         if attempts[t.name] <= self.max_retries:
                             queue.insert(0, t)
-                        else:
-                            err = (
-                                f"worker process died ({exc}); gave up after "
-                                f"{attempts[t.name]} attempts"
-                            )
-                            record_failure(t.run_dir, err)
-                            finish(t, {"status": "failed", "error": err})
-                if broken:  # every other run in flight is lost with the pool: hand it out again
-                    for fut, t in list(inflight.items()):
-                        queue.insert(0, t)
-                        del inflight[fut]
+                            continue
+                        err = f"worker process died; gave up after {attempts[t.name]} attempts"
+                        record_failure(t.run_dir, err)
+                        finish(t, {"status": "failed", "error": err})
                     pool.shutdown(wait=True, cancel_futures=True)
-                    pool = self._new_pool(workers)
+                    pool, started = self._new_pool(workers)
+                else:
+                    for fut in done:
+                        finish(inflight.pop(fut), fut.result())
                 while queue and len(inflight) < workers:
                     submit_next()
         finally:
