@@ -6,12 +6,14 @@ minutes on two cores."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 
 from .sweep import add_common, executor_args, parse_overrides
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..experiments.executors import make_executor
     from ..experiments.studies import STUDIES, load_study, run_study
 
     if args.list or not args.name:
@@ -19,21 +21,23 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{n:18s} {load_study(n).get('title', '')}")
         return 0 if args.list else 2
     names = STUDIES if args.name == "all" else [args.name]
-    kw = executor_args(args)
+    executor = make_executor(**executor_args(args))
     overrides = parse_overrides(args.set)
     for n in names:
         load_study(n)  # unknown names fail before anything runs
-    for n in names:
-        t0 = time.perf_counter()
-        out = run_study(
-            n,
-            args.out,
-            quick=args.quick,
-            overrides=overrides,
-            figures=not args.no_figures,
-            **kw,
-        )
-        print(f"study {n}: {time.perf_counter() - t0:.1f} s -> {out}")
+    # One connection (one local Ray) for all the studies asked for.
+    with getattr(executor, "session", contextlib.nullcontext)():
+        for n in names:
+            t0 = time.perf_counter()
+            out = run_study(
+                n,
+                args.out,
+                quick=args.quick,
+                overrides=overrides,
+                figures=not args.no_figures,
+                executor=executor,
+            )
+            print(f"study {n}: {time.perf_counter() - t0:.1f} s -> {out}")
     return 0
 
 

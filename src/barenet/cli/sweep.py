@@ -77,7 +77,7 @@ def parse_overrides(items: list[str]) -> dict:
 
 
 def executor_args(args: argparse.Namespace) -> dict:
-    """``run_sweep``'s executor keywords from the flags, checked before anything runs."""
+    """``make_executor``'s keywords from the flags, checked before anything runs."""
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     if args.cpus_per_run < 1:
@@ -91,8 +91,8 @@ def executor_args(args: argparse.Namespace) -> dict:
 
         import_ray()  # a missing Ray fails here, with the extra to install
     return {
+        "kind": args.executor,
         "workers": args.workers,
-        "executor": args.executor,
         "address": args.address,
         "cpus_per_run": args.cpus_per_run,
     }
@@ -100,12 +100,15 @@ def executor_args(args: argparse.Namespace) -> dict:
 
 def _run(args: argparse.Namespace) -> int:
     from ..experiments import load_config, run_sweep
+    from ..experiments.executors import make_executor
     from ..experiments.studies import finish_sweep
 
-    kw = executor_args(args)
+    executor = make_executor(**executor_args(args))
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else Path("runs") / str(cfg.get("name"))
-    results = run_sweep(cfg, out, quick=args.quick, overrides=parse_overrides(args.set), **kw)
+    results = run_sweep(
+        cfg, out, quick=args.quick, overrides=parse_overrides(args.set), executor=executor
+    )
     files = finish_sweep(out, figures=not args.no_figures)
     failed = [r for r in results if r["status"] == "failed"]
     print(

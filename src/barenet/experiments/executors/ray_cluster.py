@@ -94,7 +94,7 @@ class RayExecutor:
         ray = import_ray()
         if not tasks:
             return
-        with self._connected(ray):
+        with self.session():
             remote = ray.remote(
                 num_cpus=self.cpus_per_run, max_retries=self.max_retries, retry_exceptions=False
             )(execute)
@@ -130,7 +130,10 @@ class RayExecutor:
             ray.wait(refs, num_returns=len(refs), timeout=_CANCEL_WAIT_S)
 
     @contextlib.contextmanager
-    def _connected(self, ray):
+    def session(self):
+        """Connected to the cluster (a local Ray started) for the body; runs inside it
+        reuse the connection, so several sweeps pay for one start."""
+        ray = import_ray()
         if ray.is_initialized():  # the caller connected: use that, leave it as it was
             yield
             return
