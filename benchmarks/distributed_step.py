@@ -150,8 +150,13 @@ def main() -> None:
     if args.worker:
         worker(args.batch, args.steps)
         return
+    load = os.getloadavg()[0]
     rows = [measure(int(n), args.batch, args.steps, args.threads) for n in args.ranks.split(",")]
     print(f"cnn-deep, global batch {args.batch}, float32, medians of {args.steps} steps")
+    loads = f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after"
+    print(f"{loads} on {os.cpu_count()} cores")
+    if max(load, os.getloadavg()[0]) > (os.cpu_count() or 1):
+        print("warning: the machine was busy; the times are not those of an idle machine")
     print(
         "| N | threads/rank | local batch | compute ms | wait ms | allreduce ms | step ms "
         "| bytes/allreduce |"
