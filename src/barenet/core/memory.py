@@ -28,6 +28,8 @@ __all__ = [
     "SMALL",
     "available_bytes",
     "check_fits",
+    "check_forward_fits",
+    "check_parameters_fit",
     "format_bytes",
     "forward_bytes",
     "nbytes_of",
@@ -164,3 +166,18 @@ def forward_bytes(model, in_shape: tuple[int, ...], dtype) -> int | None:
 
     done = walk(model, tuple(in_shape))
     return None if done is None else size(in_shape) + done[1]
+
+
+def check_forward_fits(model, in_shape: tuple[int, ...], dtype, what: str) -> None:
+    """:func:`check_fits` for a forward of ``model`` on a batch of ``in_shape`` (the
+    input alone where the layers cannot tell their output shapes)."""
+    need = forward_bytes(model, in_shape, dtype)
+    check_fits(nbytes_of([in_shape], dtype) if need is None else need, what)
+
+
+def check_parameters_fit(shapes: Iterable[tuple[int, ...]], dtype, what: str) -> None:
+    """:func:`check_fits` for new parameters of these shapes: per number, the array
+    and its copy in ``Parameter``, the gradient, and the float64 draw that initialises it."""
+    shapes = list(shapes)
+    per_number = 3 * np.dtype(dtype).itemsize + 8
+    check_fits(nbytes_of(shapes, np.uint8) * per_number, what)
