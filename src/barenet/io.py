@@ -30,7 +30,7 @@ from typing import IO
 
 import numpy as np
 
-from .core.memory import check_fits, nbytes_of
+from .core.memory import check_parameters_fit
 from .core.module import Module, build, spec_state_shapes
 from .safe_read import (
     DTYPES,
@@ -67,6 +67,10 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_open: mode must be 'wb' or 'w', got {mode!r}")
     path = Path(path)
+    if path.exists() and not path.is_file():
+        # os.replace would swap a device such as /dev/null (as root) for a file.
+        what = "a folder" if path.is_dir() else "not a regular file"
+        raise ValueError(f"{path} is {what}; a file is written only over a regular file")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -252,14 +256,14 @@ class _Header:
         if why:
             raise ModelFileError(f"{path}: weights do not match the architecture: {why}")
         # Building allocates each parameter and its gradient in the default dtype.
-        check_fits(
-            2 * nbytes_of(expected.values(), np.float64), f"{path}: the model it describes"
-        )
+        check_parameters_fit(expected.values(), np.float64, f"{path}: the model it describes")
 
 
 def _read(path: Path, check) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"load: no such model file: {path}")
+    if not path.is_file():
+        raise ModelFileError(f"{path}: not a model file (a folder or a device)")
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic == b"PK\x03\x04":
