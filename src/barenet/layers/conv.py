@@ -23,7 +23,7 @@ from ..core.functional import (
     out_size,
     unpad2d,
 )
-from ..core.memory import check_fits, nbytes_of
+from ..core.memory import check_parameters_fit
 from ..core.module import Module, Parameter, register
 from ..core.parallel import copy_into, for_each, scratch
 
@@ -122,7 +122,7 @@ class Conv2d(Module):
         self._pad = pad
         dt = get_default_dtype()
         shapes = [(self.out_channels, self.in_channels, kh, kw), (self.out_channels,)]
-        check_fits(2 * nbytes_of(shapes, dt), f"{self._label()} (weights and gradients)")
+        check_parameters_fit(shapes, dt, f"{self._label()} (weights and gradients)")
         fan_in = self.in_channels * kh * kw
         bound = 1.0 / math.sqrt(fan_in)  # PyTorch's kaiming_uniform(a=√5) and bias rule
         self.weight = Parameter(np.empty((self.out_channels, self.in_channels, kh, kw), dtype=dt))

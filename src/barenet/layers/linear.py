@@ -9,7 +9,7 @@ import numpy as np
 from .. import init
 from ..core.checks import as_input, check_backward, config_bool, config_int
 from ..core.config import get_default_dtype
-from ..core.memory import check_fits, nbytes_of
+from ..core.memory import check_parameters_fit
 from ..core.module import Module, Parameter, register
 
 
@@ -30,7 +30,7 @@ class Linear(Module):
         self.in_features, self.out_features = int(in_features), int(out_features)
         dt = get_default_dtype()
         shapes = [(self.out_features, self.in_features), (self.out_features,)]
-        check_fits(2 * nbytes_of(shapes, dt), f"{self._label()} (weights and gradients)")
+        check_parameters_fit(shapes, dt, f"{self._label()} (weights and gradients)")
         bound = 1.0 / math.sqrt(self.in_features)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dt))
         init.uniform(self.weight, -bound, bound)

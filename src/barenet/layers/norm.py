@@ -6,7 +6,7 @@ import numpy as np
 
 from ..core.checks import as_input, check_backward, config_bool, config_int
 from ..core.config import get_default_dtype
-from ..core.memory import check_fits, nbytes_of
+from ..core.memory import check_parameters_fit
 from ..core.module import Module, Parameter, register
 
 
@@ -37,7 +37,7 @@ class _BatchNorm(Module):
         self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
         dt = get_default_dtype()
         c = self.num_features
-        check_fits(6 * nbytes_of([(c,)], dt), f"{self._label()} (parameters and statistics)")
+        check_parameters_fit([(c,)] * 3, dt, f"{self._label()} (parameters and statistics)")
         if affine:
             self.weight = Parameter(np.ones(c, dtype=dt))
             self.bias = Parameter(np.zeros(c, dtype=dt))
