@@ -19,6 +19,7 @@ Files are written to a temporary file in the same folder and renamed into place.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import struct
@@ -47,6 +48,8 @@ FORMAT = "barenet"
 VERSION = 1
 #: Versions of the model-file layout this reader understands.
 KNOWN_VERSIONS = ("1",)
+# Every key of the header's metadata; "sha256" is absent from files of older barenets.
+_HEADER_KEYS = {"format", "version", "spec", "metadata", "sha256"}
 _CODES = {v.newbyteorder("="): k for k, v in DTYPES.items()}
 
 
@@ -131,16 +134,34 @@ def _pack(model: Module, metadata: dict | None) -> dict[str, str]:
     }
 
 
+def digest(meta: dict[str, str], arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 of a model file's content: its spec and metadata strings, then each tensor
+    (by name: the name, dtype, shape and little-endian bytes). Stored in the file, it
+    makes any damage to the weights or the JSON strings detectable."""
+    h = hashlib.sha256()
+    for key in ("spec", "metadata"):
+        h.update(meta.get(key, "").encode("utf-8", "surrogatepass") + b"\0")
+    for name in sorted(arrays):
+        a = np.asarray(arrays[name])
+        a = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<"), copy=False))
+        code = _CODES.get(a.dtype.newbyteorder("="), a.dtype.str)
+        h.update(f"{name}\0{code}\0{a.shape}\0".encode("utf-8", "surrogatepass"))
+        h.update(memoryview(a.reshape(-1)).cast("B"))
+    return h.hexdigest()
+
+
 def save(model: Module, path: str | os.PathLike, metadata: dict | None = None) -> Path:
     """Write ``model`` (architecture, weights, buffers) and JSON ``metadata`` to ``path``.
 
-    ``.npz`` gives a NumPy archive; anything else a safetensors file. Atomic.
+    ``.npz`` gives a NumPy archive; anything else a safetensors file. Atomic. The file
+    carries the SHA-256 of its content (see :func:`digest`), checked when it is read.
     """
     if not isinstance(model, Module):
         raise TypeError(f"save: expected a barenet Module, got {type(model).__name__}")
     path = Path(path)
     meta = _pack(model, metadata)
     state = model.state_dict()
+    meta["sha256"] = digest(meta, state)
     if path.suffix == ".npz":
         import io as _io
 
@@ -234,6 +255,12 @@ class _Header:
         path = self.path
         if meta.get("format") != FORMAT or "spec" not in meta:
             raise ModelFileError(f"{path}: not a barenet model file (no barenet header)")
+        unknown = sorted(set(meta) - _HEADER_KEYS)
+        if unknown:
+            raise ModelFileError(
+                f"{path}: unknown keys in the barenet header: "
+                + ", ".join(clip(k, 40) for k in unknown[:4])
+            )
         version = meta.get("version")
         if version not in KNOWN_VERSIONS:
             raise ModelFileError(
@@ -281,7 +308,7 @@ def load_file(path: str | os.PathLike) -> tuple[Module, dict]:
     """
     path = Path(path)
     header = _Header(path)
-    arrays, _ = _read(path, header)
+    arrays, meta = _read(path, header)
     for k, a in arrays.items():
         if a.dtype.kind == "f" and not np.isfinite(a).all():
             raise ModelFileError(f"{path}: tensor {clip(k, 60)} holds NaN or infinite values")
@@ -301,6 +328,10 @@ def load_file(path: str | os.PathLike) -> tuple[Module, dict]:
             f"{path}: weights do not match the architecture: {clip_text(str(exc), 300)}"
         ) from None
     _check_outputs(path, model, header.metadata)
+    if "sha256" in meta and meta["sha256"] != digest(meta, arrays):
+        raise ModelFileError(
+            f"{path}: damaged: its content does not match the SHA-256 recorded when it was saved"
+        )
     model.metadata = header.metadata
     return model, header.metadata
 
