@@ -272,6 +272,7 @@ def read_npz(
         UnicodeDecodeError,
         NotImplementedError,  # zipfile: an unsupported feature the checks did not catch
         RuntimeError,  # zipfile: encrypted member
+        OSError,  # zipfile: a seek to an offset the damaged directory gives
     ) as exc:
         raise ModelFileError(f"{path}: corrupt .npz model file ({clip_text(str(exc))})") from None
     except ValueError as exc:

@@ -52,6 +52,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 #: many bytes per byte of its own (plus a little for the smallest files).
 _DEFLATE_RATIO = 1032
 _CHUNK = 1 << 16
+_MAX_NDIM = 32  # NumPy 1.x's limit on an array's dimensions
 _PIECE = 1 << 22  # inflated bytes per step: bounds the temporary copies
 
 
@@ -69,8 +70,10 @@ def _header(data: bytes, name: str) -> tuple[np.dtype, tuple[int, ...], int, int
     if code not in IDX_DTYPES:
         known = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
         raise ValueError(f"{name}: unknown IDX type code 0x{code:02X} (known: {known})")
-    if ndim == 0:
-        raise ValueError(f"{name}: IDX header declares 0 dimensions")
+    if not 1 <= ndim <= _MAX_NDIM:
+        raise ValueError(
+            f"{name}: IDX header declares {ndim} dimensions (barenet reads 1 to {_MAX_NDIM})"
+        )
     header_len = 4 + 4 * ndim
     if len(data) < header_len:
         raise ValueError(
@@ -79,7 +82,13 @@ def _header(data: bytes, name: str) -> tuple[np.dtype, tuple[int, ...], int, int
         )
     dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     dtype = IDX_DTYPES[code]
-    return dtype, dims, header_len, math.prod(dims) * dtype.itemsize  # exact: Python ints
+    payload = math.prod(dims) * dtype.itemsize  # exact: Python ints never wrap
+    if math.prod(d for d in dims if d) * dtype.itemsize >= 2**63:  # NumPy's limit, zeros or not
+        raise ValueError(
+            f"{name}: IDX header declares shape {dims} of {dtype.name} = {payload} bytes, "
+            "too large for an array"
+        )
+    return dtype, dims, header_len, payload
 
 
 def _length_error(name, dims, dtype, expected, actual) -> ValueError:
