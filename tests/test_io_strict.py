@@ -323,3 +323,40 @@ def test_checkpoint_style_files_still_read_without_a_barenet_header(tmp_path):
     arrays, meta = bio.load_tensors(path)
     assert meta == {"format": "x"} and arrays["b"].shape == (0, 2)
     np.testing.assert_array_equal(arrays["a"], np.arange(3.0))
+
+
+# -- the content digest -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".npz"])
+def test_a_flipped_bit_in_the_weights_is_detected(tmp_path, suffix):
+    model = _model()
+    path = bn.save(model, tmp_path / f"m{suffix}")
+    raw = bytearray(path.read_bytes())
+    w = model[0].weight.data.astype("<f4").tobytes()
+    i = bytes(raw).find(w)
+    raw[i + 5] ^= 0x10
+    path.write_bytes(bytes(raw))
+    _bad(path, "does not match the SHA-256")
+
+
+def test_a_changed_number_inside_the_spec_string_is_detected(tmp_path):
+    model = bn.Sequential(bn.Linear(3, 4), bn.BatchNorm1d(4, eps=1e-5))
+    path = bn.save(model, tmp_path / "m.safetensors")
+    raw = path.read_bytes()
+    assert raw.count(b"1e-05") == 1
+    path.write_bytes(raw.replace(b"1e-05", b"1e-04"))
+    _bad(path, "does not match the SHA-256")
+
+
+def test_files_without_a_digest_still_load(tmp_path):
+    model = _model()
+    path = tmp_path / "old.safetensors"
+    bio.save_tensors(path, model.state_dict(), bio._pack(model, {"note": "old"}))
+    loaded, meta = bio.load_file(path)
+    assert meta == {"note": "old"}
+    np.testing.assert_array_equal(loaded[0].weight.data, model[0].weight.data)
+
+
+def test_unknown_header_keys_are_refused(tmp_path):
+    _bad(_file(tmp_path, meta=_meta(extra="1")), "unknown keys in the barenet header: 'extra'")
