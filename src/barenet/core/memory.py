@@ -18,7 +18,6 @@ Requests under :data:`SMALL` are not checked (that costs a few file reads).
 from __future__ import annotations
 
 import os
-import resource
 from collections.abc import Iterable
 
 import numpy as np
@@ -80,6 +79,10 @@ def _meminfo() -> int | None:
 
 
 def _address_space_left() -> int | None:
+    try:
+        import resource  # POSIX only
+    except ImportError:  # pragma: no cover - depends on the platform
+        return None
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
     if soft == resource.RLIM_INFINITY:
         return None
