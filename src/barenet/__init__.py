@@ -18,6 +18,7 @@ _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 from . import data, init, optim
 from .core.config import get_default_dtype, get_rng, seed, set_default_dtype
 from .core.module import Module, Parameter, Residual, Sequential, build
+from .export import ExportError, export_onnx
 from .gradcheck import GradcheckResult, gradcheck
 from .io import ModelFileError, load, save
 from .layers import (
@@ -46,6 +47,7 @@ __all__ = [
     "BatchNorm2d",
     "Conv2d",
     "Dropout",
+    "ExportError",
     "Flatten",
     "GlobalAvgPool2d",
     "GradcheckResult",
@@ -66,6 +68,7 @@ __all__ = [
     "Tanh",
     "build",
     "data",
+    "export_onnx",
     "get_default_dtype",
     "get_rng",
     "gradcheck",

@@ -28,6 +28,8 @@ COMMANDS = [
     "sweep",
     "study",
     "report",
+    "export",
+    "serve",
 ]
 
 EXIT_OK = 0
