@@ -346,7 +346,9 @@ def _check_outputs(path: Path, model: Module, metadata: dict) -> None:
     if out is not None and names and metadata.get("task", "classification") == "classification":
         if len(out) != 2 or out[1] != len(names):
             raise ModelFileError(
-                f"{path}: {len(names)} class names for a model with outputs {out[1:]}"
+                f"{path}: {len(names)} class names recorded for {out[1]} outputs"
+                if len(out) == 2
+                else f"{path}: class names recorded for a model with outputs {out[1:]}"
             )
 
 

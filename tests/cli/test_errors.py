@@ -88,7 +88,7 @@ def test_class_names_shorter_than_the_outputs_are_refused(tmp_path, capsys):
     bn.save(build_model("mlp", (1, 28, 28), 10, hidden=[8]), path, meta)
     csv = _test_csv(tmp_path / "test.csv")
     line = _run(["predict", path, csv, "--out", tmp_path / "s.csv"], capsys, cli.EXIT_INPUT)
-    assert "2 class names for a model with outputs (10,)" in line
+    assert "2 class names recorded for 10 outputs" in line
 
 
 # -- 2: the command line ------------------------------------------------------------

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     out = predict(model, x, args.batch_size)
     if names and (out.ndim != 2 or out.shape[1] != len(names)):
         raise ValueError(
-            f"{args.model_file}: {len(names)} class names for a model with outputs "
+            f"{args.model_file}: {len(names)} class names recorded for outputs "
             f"{tuple(out.shape[1:])}"
         )
     if meta.get("task") == "regression":
