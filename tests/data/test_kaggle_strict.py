@@ -31,9 +31,10 @@ def test_a_row_starting_with_hash_is_an_error_not_a_dropped_image(tmp_path):
 
 def test_a_hash_inside_a_field_is_an_error_not_a_truncated_value(tmp_path):
     rows = _rows(3)
-    rows[1][5] = "12#34"  # np.loadtxt read 12
+    rows[1][-1] = "12#34"  # np.loadtxt read the last field as 12
     path = _write(tmp_path / "test.csv", rows)
-    with pytest.raises(ValueError, match=r"line 3, column 6 \(pixel5\): '12#34' is not an integer"):
+    match = r"line 3, column 784 \(pixel783\): '12#34' is not an integer"
+    with pytest.raises(ValueError, match=match):
         kaggle_test(path)
 
 
