@@ -360,3 +360,33 @@ def test_files_without_a_digest_still_load(tmp_path):
 
 def test_unknown_header_keys_are_refused(tmp_path):
     _bad(_file(tmp_path, meta=_meta(extra="1")), "unknown keys in the barenet header: 'extra'")
+
+
+# -- writes -------------------------------------------------------------------------
+
+
+def _special_files(tmp_path):
+    import os
+    import stat
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    out = [fifo, tmp_path]
+    if os.geteuid() == 0:  # a private null device: what /dev/null is
+        dev = tmp_path / "null"
+        os.mknod(dev, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        out.append(dev)
+    return out
+
+
+def test_atomic_writes_never_replace_a_device_a_pipe_or_a_folder(tmp_path):
+    import stat
+
+    for target in _special_files(tmp_path):
+        mode = target.stat().st_mode
+        with pytest.raises(ValueError, match="regular file|a folder"):
+            bio.atomic_write_bytes(target, b"data")
+        assert target.stat().st_mode == mode  # as root, os.replace swapped it for a file
+        with pytest.raises(ValueError):
+            bn.save(_model(), target)
+        assert stat.S_IFMT(target.stat().st_mode) == stat.S_IFMT(mode)
