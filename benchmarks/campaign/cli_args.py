@@ -295,7 +295,8 @@ def _classify(rc, err: str, out: str, valid: bool, argv: list[str], work: Path) 
         if len(err) > MAX_MESSAGE:
             return Outcome("unclear", f"{len(err)} characters on stderr")
         return Outcome("refused" if valid else "clean", said[-1][:200])
-    if argv and argv[0] == "predict" and argv[2].endswith(".csv"):
+    out_given = argv[argv.index("--out") + 1] if "--out" in argv else None
+    if argv and argv[0] == "predict" and argv[2].endswith(".csv") and out_given != "":
         i = argv.index("--out") + 1 if "--out" in argv else None
         sub = Path(argv[i]) if i else work / "submission.csv"
         if not sub.is_absolute():
