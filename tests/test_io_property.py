@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 import barenet as bn
 from barenet import io as bio
 
+# Derandomised: the same examples on every run, so CI never flakes; the long, random
+# search is benchmarks/fault_campaign.py.
 SETTINGS = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
 
 

@@ -18,7 +18,11 @@ from hypothesis import strategies as st
 from barenet.data import load_image_folder, read_digit_csv, read_idx
 from barenet.data.idx import IDX_DTYPES
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomised: the same examples on every run, so CI never flakes; the long, random
+# search is benchmarks/fault_campaign.py.
+SETTINGS = settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 # -- IDX ------------------------------------------------------------------------------
@@ -85,7 +89,7 @@ _FIELD = re.compile(r"[ \t]*[+-]?[0-9]+[ \t\r]*")
 
 def csv_oracle(text: str, labeled: bool):
     """A plain reading: (pixels, labels) or None where any line or field is bad."""
-    lines = text.split("\n")
+    lines = [ln.decode("utf-8") for ln in text.encode("utf-8").splitlines()]  # \n, \r, \r\n
     while lines and not lines[-1].strip():
         lines.pop()
     header = ",".join((["label"] if labeled else []) + [f"pixel{i}" for i in range(784)])
