@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from barenet.cli import main
+from barenet.cli import EXIT_FILES, EXIT_MISSING, main
 from barenet.experiments.executors import make_executor
 from barenet.experiments.executors.pool import PoolExecutor
 from barenet.experiments.executors.ray_cluster import check_reachable
@@ -58,7 +58,8 @@ def test_ray_executor_without_ray_names_the_extra(tmp_path, monkeypatch, capsys)
     cfg = tmp_path / "s.toml"
     cfg.write_text('seeds = [0]\n[base]\nmodel = "mlp"\ndata = "digits"\n')
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails as if not installed
-    assert main(["sweep", str(cfg), "--executor", "ray", "--out", str(tmp_path / "o")]) == 1
+    code = main(["sweep", str(cfg), "--executor", "ray", "--out", str(tmp_path / "o")])
+    assert code == EXIT_MISSING
     err = capsys.readouterr().err.strip()
     assert err == "barenet sweep: error: --executor ray needs Ray: pip install barenet[ray]"
     assert not (tmp_path / "o").exists()
@@ -127,6 +128,6 @@ def test_cli_sweep_on_a_local_ray_cleans_up_after_itself(tmp_path, tmp_path_fact
         text=True,
         timeout=60,
     )
-    assert bad.returncode == 1
+    assert bad.returncode == EXIT_FILES  # an OSError at the CLI's boundary
     assert bad.stderr.strip().startswith("barenet sweep: error: cannot reach a Ray cluster at")
     assert len(bad.stderr.strip().splitlines()) == 1

@@ -10,11 +10,13 @@ import argparse
 import json
 from pathlib import Path
 
+from ._common import int_arg, out_dir_arg
+
 
 def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers",
-        type=int,
+        type=int_arg(1, 1024),
         default=None,
         help="worker processes (default: number of cores; 1 = in this process)",
     )
@@ -35,7 +37,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--cpus-per-run",
-        type=int,
+        type=int_arg(1, 1024),
         default=1,
         metavar="N",
         help="cores each run gets, its BLAS pinned to N threads (default 1)",
@@ -78,10 +80,6 @@ def parse_overrides(items: list[str]) -> dict:
 
 def executor_args(args: argparse.Namespace) -> dict:
     """``make_executor``'s keywords from the flags, checked before anything runs."""
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    if args.cpus_per_run < 1:
-        raise ValueError(f"--cpus-per-run must be >= 1, got {args.cpus_per_run}")
     if args.executor == "ray" and args.workers is not None:
         raise ValueError("--workers applies to --executor pool; Ray runs as many as fit")
     if args.executor == "pool" and args.address is not None:
@@ -123,6 +121,8 @@ def add_parser(subparsers) -> None:
         "sweep", help="run a grid of training runs from a TOML file", description=__doc__
     )
     p.add_argument("config", help="sweep configuration (TOML)")
-    p.add_argument("--out", default=None, help="sweep folder (default: runs/<config name>)")
+    p.add_argument(
+        "--out", type=out_dir_arg, default=None, help="sweep folder (default: runs/<config name>)"
+    )
     add_common(p)
     p.set_defaults(func=_run)

@@ -120,12 +120,14 @@ def init() -> Communicator | None:
 
 
 @contextlib.contextmanager
-def abort_on_error(comm: Communicator | None, prog: str = "barenet") -> Iterator[None]:
+def abort_on_error(
+    comm: Communicator | None, prog: str = "barenet", exit_code=None
+) -> Iterator[None]:
     """Turn an exception on one rank into the end of all ranks, with its message.
 
     Without it, the other ranks would wait forever in their next collective. The
     failing rank prints ``PROG: error on rank R of N: message`` on stderr and aborts
-    the job (exit code 1; 130 for Ctrl-C)."""
+    the job with ``exit_code(exc)`` (default 1; 130 for Ctrl-C)."""
     if comm is None:
         yield
         return
@@ -145,4 +147,4 @@ def abort_on_error(comm: Communicator | None, prog: str = "barenet") -> Iterator
         text = str(exc).strip() or type(exc).__name__
         print(f"{prog}: error on rank {comm.rank} of {comm.size}: {text}", file=sys.stderr)
         sys.stderr.flush()
-        comm.abort(1)
+        comm.abort(exit_code(exc) if exit_code else 1)
