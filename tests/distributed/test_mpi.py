@@ -198,3 +198,12 @@ def test_cli_error_on_every_rank_is_one_message_each_and_no_hang(tmp_path):
     res = run_mpi(2, ["-m", "barenet", "train", "mlp", "--data", "nope", "--out", str(tmp_path)])
     assert res.returncode != 0
     assert "barenet train: error on rank" in res.stderr and "nope" in res.stderr
+
+
+@needs_mpi
+def test_cli_divergence_under_mpi_ends_the_job_with_the_divergence_code(tmp_path):
+    args = ["-m", "barenet", "train", "mlp", "--data", "digits", "--optimizer", "sgd"]
+    args += ["--lr", "1e6", "--limit-train", "300", "--no-plots", "--quiet", "--out", str(tmp_path)]
+    res = run_mpi(2, args)
+    assert res.returncode == 3  # the CLI's code for a diverged run
+    assert "training diverged" in res.stderr
