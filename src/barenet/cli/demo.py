@@ -12,6 +12,8 @@ import argparse
 import time
 from pathlib import Path
 
+from ._common import out_dir_arg
+
 DIGITS = {
     "model": "cnn-bn",
     "data": "digits",
@@ -44,6 +46,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--out",
+        type=out_dir_arg,
         default="runs/demo",
         metavar="DIR",
         help="output folder (default runs/demo, beside the sweeps' runs/<name>; a "

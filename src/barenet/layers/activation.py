@@ -27,6 +27,9 @@ class _Elementwise(Module):
     def _dy(self, dy):
         return check_backward(self, dy, self._out_shape)
 
+    def output_shape(self, in_shape):
+        return tuple(in_shape)
+
 
 def _mask(cache: np.ndarray) -> np.ndarray:
     """[x > 0] from what a ReLU's forward kept: the mask itself, or x (eval mode)."""

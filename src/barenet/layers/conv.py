@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .. import init
-from ..core.checks import as_input, check_backward
+from ..core.checks import as_input, check_backward, config_bool, config_int, config_pair
 from ..core.config import get_default_dtype
 from ..core.functional import (
     batch_chunks,
@@ -23,6 +23,7 @@ from ..core.functional import (
     out_size,
     unpad2d,
 )
+from ..core.memory import check_parameters_fit
 from ..core.module import Module, Parameter, register
 from ..core.parallel import copy_into, for_each, scratch
 
@@ -120,6 +121,8 @@ class Conv2d(Module):
         self.padding = padding if isinstance(padding, str) else _pair(padding, "padding")
         self._pad = pad
         dt = get_default_dtype()
+        shapes = [(self.out_channels, self.in_channels, kh, kw), (self.out_channels,)]
+        check_parameters_fit(shapes, dt, f"{self._label()} (weights and gradients)")
         fan_in = self.in_channels * kh * kw
         bound = 1.0 / math.sqrt(fan_in)  # PyTorch's kaiming_uniform(a=√5) and bias rule
         self.weight = Parameter(np.empty((self.out_channels, self.in_channels, kh, kw), dtype=dt))
@@ -432,6 +435,16 @@ class Conv2d(Module):
             "padding": self.padding if isinstance(self.padding, str) else list(self.padding),
             "bias": self.bias is not None,
         }
+
+    @classmethod
+    def state_shapes(cls, config):
+        c_in = config_int("Conv2d", config, "in_channels")
+        c_out = config_int("Conv2d", config, "out_channels")
+        kh, kw = config_pair("Conv2d", config, "kernel_size")
+        shapes = {"weight": (c_out, c_in, kh, kw)}
+        if config_bool("Conv2d", config, "bias", True):
+            shapes["bias"] = (c_out,)
+        return shapes
 
     def _label(self):
         return f"Conv2d({self.in_channels}→{self.out_channels})"

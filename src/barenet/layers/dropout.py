@@ -50,6 +50,9 @@ class Dropout(Module):
             return dy.copy()
         return dy * self._mask
 
+    def output_shape(self, in_shape):
+        return tuple(in_shape)
+
     def config(self):
         return {"p": self.p, "seed": self.seed}
 

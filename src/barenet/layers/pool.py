@@ -336,6 +336,9 @@ class GlobalAvgPool2d(Module):
         self._in_shape = x.shape
         return x.mean(axis=(2, 3))
 
+    def output_shape(self, in_shape):
+        return tuple(in_shape[:2]) if len(in_shape) == 4 else None
+
     def backward(self, dy):
         shape = None if self._in_shape is None else self._in_shape[:2]
         dy = check_backward(self, dy, shape)

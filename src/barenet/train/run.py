@@ -9,6 +9,12 @@ process and writes on one):
   leaves behind;
 - :func:`write_run` evaluates on the test split and writes the files.
 
+With ``comm`` (a :class:`barenet.distributed.Communicator`) one model trains over its
+ranks, data-parallel, ``batch_size`` being the global batch: every rank reads the
+data (and, to resume, the checkpoint), only rank 0 writes files, prints and
+evaluates; the other ranks return ``{"rank": r}``, and a divergence is an error
+(raised on the rank that saw it), not a result.
+
 Files written: ``model.safetensors`` (weights, architecture, and metadata: class
 names, input shape, task, normalisation, config, final metrics), ``history.csv``,
 ``history.json``, ``checkpoints/{last,best}.safetensors`` (resumable),
@@ -150,6 +156,7 @@ class TrainingRun:
     data: object  # barenet.data.DatasetSplit
     train: tuple[np.ndarray, np.ndarray]
     val: tuple[np.ndarray, np.ndarray] | None
+    batches: object  # what fit trains on: ``train``, or a data-parallel loader
     model: object  # barenet.Module
     loss_fn: object
     optimizer: object
@@ -158,10 +165,16 @@ class TrainingRun:
     callbacks: list[Callback]
     resume: Path | None
     t_start: float
+    comm: object = None  # barenet.distributed.Communicator, or None
 
     @property
     def classify(self) -> bool:
         return self.data.task == "classification"
+
+    @property
+    def writer(self) -> bool:
+        """This process writes the files (rank 0, or the only one)."""
+        return self.comm is None or self.comm.rank == 0
 
 
 @dataclass
@@ -211,10 +224,11 @@ def _check_splits(cfg: TrainConfig, d, train, val) -> None:
         )
 
 
-def build_run(config: TrainConfig | dict, out_dir: str | os.PathLike) -> TrainingRun:
-    """Check ``config``, load the data, build model, loss, optimizer and callbacks.
-    Nothing is written; every error (bad setting, empty split, missing checkpoint
-    for ``resume``) is raised here, before any training."""
+def build_run(config: TrainConfig | dict, out_dir: str | os.PathLike, *, comm=None) -> TrainingRun:
+    """Check ``config``, load the data, build model, loss, optimizer and callbacks
+    (for ``comm``: their data-parallel forms). Nothing is written; every error (bad
+    setting, empty split, missing checkpoint for ``resume``) is raised here, before
+    any training."""
     t_start = time.perf_counter()
     cfg = TrainConfig.from_dict(config)
     out = Path(out_dir)
@@ -223,7 +237,10 @@ def build_run(config: TrainConfig | dict, out_dir: str | os.PathLike) -> Trainin
     d = load_data(cfg)
     classify = d.task == "classification"
     monitor = "val_acc" if classify else "val_loss"
-    ckpt = ModelCheckpoint(out / "checkpoints", monitor=monitor, every=every)
+    writer = comm is None or comm.rank == 0
+    ckpt = ModelCheckpoint(
+        out / "checkpoints", monitor=monitor, every=every, save_best=writer, save_last=writer
+    )
     resume = _resume_path(cfg, ckpt)
     train, val = _val_split(d, cfg.val_fraction, cfg.seed)
     _check_splits(cfg, d, train, val)
@@ -245,8 +262,30 @@ def build_run(config: TrainConfig | dict, out_dir: str | os.PathLike) -> Trainin
     if cfg.record_grad_norms:
         callbacks.append(GradientNormRecorder())
     callbacks += cfg.callbacks
+    batches = train
+    if comm is not None:
+        from ..distributed import data_parallel
+
+        batches, opt, loss_fn, more = data_parallel(
+            comm, train, cfg.batch_size, opt, loss_fn, transform=transform, seed=cfg.seed
+        )
+        callbacks += more  # after the run's own: a checkpoint's callback order is kept
     return TrainingRun(
-        cfg, out, d, train, val, model, loss_fn, opt, transform, ckpt, callbacks, resume, t_start
+        cfg,
+        out,
+        d,
+        train,
+        val,
+        batches,
+        model,
+        loss_fn,
+        opt,
+        transform,
+        ckpt,
+        callbacks,
+        resume,
+        t_start,
+        comm,
     )
 
 
@@ -254,24 +293,27 @@ def train_run(run: TrainingRun) -> TrainingOutcome:
     """Train ``run`` (checkpoints go to ``out/checkpoints``). On divergence the model
     is put back to the run's last checkpoint, if it wrote or resumed from one."""
     cfg = run.config
-    run.out.mkdir(parents=True, exist_ok=True)
+    if run.writer:
+        run.out.mkdir(parents=True, exist_ok=True)
     try:
         history = fit(
             run.model,
             run.loss_fn,
             run.optimizer,
-            run.train,
+            run.batches,
             run.val,
             epochs=cfg.epochs,
             batch_size=cfg.batch_size,
             transform=run.transform,
             callbacks=run.callbacks,
             seed=cfg.seed,
-            verbose=False if cfg.quiet else None,
+            verbose=False if cfg.quiet or not run.writer else None,
             task=run.data.task,
             resume=run.resume,
         )
     except TrainingDiverged as exc:
+        if run.comm is not None:  # the other ranks wait in a collective: end them all
+            raise
         last = run.checkpoint.last_path
         if last.is_file() and (run.checkpoint.wrote_last or run.resume == last):
             load_checkpoint(last, run.model)
@@ -288,8 +330,9 @@ def train_run(run: TrainingRun) -> TrainingOutcome:
 
 def write_interrupted(run: TrainingRun, outcome: TrainingOutcome) -> str:
     """After Ctrl-C: write ``history.json`` (no ``metrics.json``: the run is not
-    finished) and return the message to show."""
-    outcome.history.save_json(run.out / "history.json")
+    finished; rank 0 only) and return the message to show."""
+    if run.writer:
+        outcome.history.save_json(run.out / "history.json")
     last = run.checkpoint.last_path
     if last.is_file():
         return f"interrupted; continue with resume from the checkpoint {last}"
@@ -385,17 +428,20 @@ def write_run(run: TrainingRun, outcome: TrainingOutcome) -> dict:
     return metrics
 
 
-def run_training(config: TrainConfig | dict, out_dir: str | os.PathLike) -> dict:
+def run_training(config: TrainConfig | dict, out_dir: str | os.PathLike, *, comm=None) -> dict:
     """Train as ``config`` says (a :class:`TrainConfig`, or a dict of its settings;
     ``model`` and ``data`` required), write the run's files into ``out_dir``,
-    return the metrics: ``build_run``, ``train_run``, ``write_run``."""
-    run = build_run(config, out_dir)
+    return the metrics: ``build_run``, ``train_run``, ``write_run``. ``comm``: train
+    over its ranks (see above); ranks other than 0 return ``{"rank": r}``."""
+    run = build_run(config, out_dir, comm=comm)
     outcome = train_run(run)
     if outcome.interrupted:
         msg = write_interrupted(run, outcome)
-        if not run.config.quiet:
+        if not run.config.quiet and run.writer:
             print(msg, file=sys.stderr)
         raise KeyboardInterrupt(msg)
+    if not run.writer:
+        return {"rank": run.comm.rank}
     return write_run(run, outcome)
 
 
