@@ -75,6 +75,35 @@ def test_a_diverged_step_changes_nothing(blobs):
     assert all(not p.grad.any() for p in model.parameters())
 
 
+def test_in_your_own_loop_ctrl_c_waits_for_the_update_inside_interrupts_handled(blobs):
+    from barenet.train import interrupts_handled
+
+    (x, y), _ = blobs
+
+    class Halfway(bn.optim.SGD):
+        def _update(self, p, g, state, group):
+            super()._update(p, g, state, group)
+            if p is self.param_groups[0]["params"][0]:
+                signal.raise_signal(signal.SIGINT)  # between two parameters' updates
+
+    def one_step(opt_cls):
+        bn.seed(0)
+        model = small_net()
+        opt = opt_cls(model.parameters(), lr=0.1)
+        train_step(model, bn.SoftmaxCrossEntropy(), opt, x[:16], y[:16])
+        return model, opt
+
+    done, _ = one_step(bn.optim.SGD)
+    bn.seed(0)
+    model = small_net()
+    opt = Halfway(model.parameters(), lr=0.1)
+    with interrupts_handled(), pytest.raises(KeyboardInterrupt):
+        train_step(model, bn.SoftmaxCrossEntropy(), opt, x[:16], y[:16])
+    assert opt.step_count == 1  # the whole update ran; then Ctrl-C
+    assert all(np.array_equal(a, b) for a, b in zip(weights(done), weights(model)))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 # -- Ctrl-C at every point of a step ----------------------------------------------
 
 POINTS = [

@@ -16,7 +16,7 @@ from .callbacks import (
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .history import History
-from .interrupts import ForcedInterrupt
+from .interrupts import ForcedInterrupt, interrupts_handled
 from .metrics import accuracy, classification_report, confusion_matrix, precision_recall_f1
 from .progress import ProgressBar
 from .run import (
@@ -55,6 +55,7 @@ __all__ = [
     "confusion_matrix",
     "evaluate",
     "fit",
+    "interrupts_handled",
     "load_checkpoint",
     "load_data",
     "make_optimizer",

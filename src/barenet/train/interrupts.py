@@ -1,16 +1,19 @@
 """Ctrl-C that cannot split what must happen together.
 
-``held_interrupts()`` marks a block (an optimizer update and the bookkeeping that
-goes with it, an epoch's closing record and callbacks) during which SIGINT is
-held: the block finishes and ``KeyboardInterrupt`` is raised right after it. A
-second Ctrl-C while one is held raises :class:`ForcedInterrupt` at once (for a
-block that hangs); whatever it interrupted is then no longer consistent.
+Inside ``interrupts_handled()`` (``fit`` runs in one; wrap your own loop of
+``train_step`` calls in one to get the same), SIGINT goes through a handler that
+raises ``KeyboardInterrupt`` at once, as Python's own does, except during a
+``held_interrupts()`` block (an optimizer update and the bookkeeping that goes
+with it, an epoch's closing record and callbacks): the block finishes and
+``KeyboardInterrupt`` is raised right after it. A second Ctrl-C while one is held
+raises :class:`ForcedInterrupt` at once (for a block that hangs); whatever it
+interrupted is then no longer consistent.
 
 Python delivers signals to the main thread only, and a handler may only be set
-there: elsewhere, or while SIGINT has a handler other than Python's default
-one (set by the user or a host application), the blocks run unchanged.
-``interrupts_handled()`` installs the handler once for a longer stretch (a whole
-``fit``) so that each held block costs a flag, not two ``signal.signal`` calls.
+there: elsewhere, or while SIGINT has a handler other than Python's default one
+(set by the user or a host application), ``interrupts_handled()`` changes nothing
+and the blocks are not held. Installing the handler costs two ``signal.signal``
+calls, too much to pay on every step; a held block costs a counter.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ def _can_install() -> bool:
 
 
 class interrupts_handled:  # noqa: N801 - used like a function: with interrupts_handled():
-    """Install the holding SIGINT handler for the block (when it can be; see above)."""
+    """Install the holding SIGINT handler for the block (when it can be; see above);
+    Python's default handler is put back at its end."""
 
     __slots__ = ("_mine",)
 
@@ -67,24 +71,20 @@ class interrupts_handled:  # noqa: N801 - used like a function: with interrupts_
 
 
 class held_interrupts:  # noqa: N801 - used like a function: with held_interrupts():
-    """Run the block with Ctrl-C held; a held Ctrl-C is raised when the block ends
-    without an exception of its own (with one, it goes on and the Ctrl-C with it).
-    A class, not a generator: it runs once per training step."""
+    """Run the block with Ctrl-C held (inside ``interrupts_handled()``); a held Ctrl-C
+    is raised when the block ends without an exception of its own (with one, that
+    goes on and the Ctrl-C with it). A class, not a generator: it runs every step."""
 
-    __slots__ = ("_handled",)
+    __slots__ = ()
 
     def __enter__(self) -> held_interrupts:
-        self._handled = interrupts_handled().__enter__()
         _Hold.depth += 1
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         _Hold.depth -= 1
-        try:
-            if not _Hold.depth and _Hold.pending:
-                _Hold.pending = False
-                if exc_type is None:
-                    raise KeyboardInterrupt
-        finally:
-            self._handled.__exit__(exc_type, exc, tb)
+        if not _Hold.depth and _Hold.pending:
+            _Hold.pending = False
+            if exc_type is None:
+                raise KeyboardInterrupt
         return False

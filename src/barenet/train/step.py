@@ -11,9 +11,10 @@ A step completes or leaves no trace. An exception before the optimizer update
 model's buffers (BatchNorm's running statistics) back as they were and zeroes the
 gradients, so the weights, buffers and generator are those of the last finished
 step. From the update on, Ctrl-C is held until the update and ``on_update`` (a
-loop's bookkeeping) are done (see :mod:`barenet.train.interrupts`); an exception
-that an optimizer raises after its update (its ``step_count`` moved on) still
-gets ``on_update`` before it goes on.
+loop's bookkeeping) are done — inside ``interrupts_handled()``, which ``fit`` runs
+in and a loop of your own can too (see :mod:`barenet.train.interrupts`). An
+exception that an optimizer raises after its update (its ``step_count`` moved on)
+still gets ``on_update`` before it goes on.
 """
 
 from __future__ import annotations
@@ -73,8 +74,9 @@ def train_step(
 
     ``after_backward()`` runs between backward and the optimizer step (gradients
     are readable there); ``on_update(loss, out)``, with ``out: (N, K)`` the
-    network's output, runs right after the update with Ctrl-C held, for
-    bookkeeping that must not be separated from it. Raises
+    network's output, runs right after the update, with Ctrl-C held inside
+    ``interrupts_handled()``, for bookkeeping that must not be separated from it.
+    Raises
     :class:`TrainingDiverged` when the output or the loss is NaN/inf, before
     anything is updated.
     """
