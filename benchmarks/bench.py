@@ -67,7 +67,7 @@ import numpy as np  # noqa: E402
 
 import barenet as bn  # noqa: E402
 from barenet import optim  # noqa: E402
-from barenet.core.malloc import keep_freed_memory  # noqa: E402
+from barenet.runtime import keep_freed_memory  # noqa: E402
 
 try:
     import torch  # noqa: E402

@@ -8,8 +8,6 @@ import argparse
 import importlib
 import sys
 
-from ..core.malloc import keep_freed_memory
-
 # Sub-command modules, in the order ``barenet --help`` lists them.
 COMMANDS = [
     "demo",
@@ -50,7 +48,6 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    keep_freed_memory()  # every command runs NumPy-heavy steps: no page faults per step
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -26,20 +26,13 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
 
+from .. import runtime
 from ..io import atomic_write_bytes
 from .grid import RunSpec, apply_quick, expand, load_config
 
 __all__ = ["run_sweep", "DEFAULT_RUN_FN", "write_json", "is_finished"]
 
 DEFAULT_RUN_FN = "barenet.train:run_training"
-_THREAD_VARS = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
 
 RunFn = Callable[[dict, str], dict]
 
@@ -86,31 +79,6 @@ def _execute(run_fn: RunFn | str, settings: dict, run_dir: str) -> dict:
         text = traceback.format_exc()
         atomic_write_bytes(err, [text.encode()])
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-
-
-def _init_worker() -> None:
-    """Pin BLAS to one thread in a worker so N workers use N cores, not N x cores."""
-    for var in _THREAD_VARS:
-        os.environ[var] = "1"
-    with contextlib.suppress(ImportError):
-        from threadpoolctl import threadpool_limits
-
-        globals()["_limits"] = threadpool_limits(limits=1)
-
-
-@contextlib.contextmanager
-def _single_thread_env():
-    """Spawned workers inherit the environment: BLAS reads these when it loads."""
-    old = {v: os.environ.get(v) for v in _THREAD_VARS}
-    os.environ.update({v: "1" for v in _THREAD_VARS})
-    try:
-        yield
-    finally:
-        for v, val in old.items():
-            if val is None:
-                os.environ.pop(v, None)
-            else:
-                os.environ[v] = val
 
 
 def _canonical(settings: dict):
@@ -220,9 +188,10 @@ def run_sweep(
         for s in pending:
             finish(s, _execute(run_fn, s.settings, str(out / "runs" / s.name)))
     elif pending:
-        with _single_thread_env():
+        # each worker with one BLAS thread: see barenet.runtime (the opt-out is there too)
+        with runtime.worker_environment():
             ctx = get_context("spawn")
-            pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
+            pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=runtime.init_worker)
             # Runs are handed out one per free worker (none queued ahead), so Ctrl-C,
             # which reaches the workers too, leaves no queued run to start afterwards.
             queue, inflight = list(pending), {}
