@@ -112,7 +112,9 @@ def gradcheck(
     checked alone (``layer_errors``). Returns a GradcheckResult; raises AssertionError
     when ``raise_on_failure`` and the worst error exceeds ``tol``.
     """
-    x = np.array(x, dtype=np.float64, copy=True)
+    x = np.array(
+        x, dtype=np.float64, order="C", copy=True
+    )  # perturbed in place, element by element
     obj = module_or_fn
     if isinstance(obj, Module):
         obj = copy.deepcopy(obj).to(np.float64)
@@ -148,16 +150,15 @@ def gradcheck(
     analytic = {name: p.grad.copy() for name, p in params}
 
     def numeric(arr: np.ndarray) -> np.ndarray:
-        g = np.zeros_like(arr, dtype=np.float64)
-        flat, gflat = arr.reshape(-1), g.reshape(-1)
-        for i in range(flat.size):
-            old = flat[i]
-            flat[i] = old + eps
+        g = np.zeros(arr.shape, dtype=np.float64)
+        for i in np.ndindex(arr.shape):  # in place, whatever arr's memory order
+            old = arr[i]
+            arr[i] = old + eps
             fp = scalar(x)
-            flat[i] = old - eps
+            arr[i] = old - eps
             fm = scalar(x)
-            flat[i] = old
-            gflat[i] = (fp - fm) / (2 * eps)
+            arr[i] = old
+            g[i] = (fp - fm) / (2 * eps)
         return g
 
     pairs = {"input": (dx, numeric(x))}

@@ -223,3 +223,36 @@ def test_skipping_the_input_gradient_keeps_every_parameter_gradient(make, shape)
     for a, b in zip(grads, grads_off):
         np.testing.assert_array_equal(a, b)
     assert all(m.needs_input_grad for m in net.modules() if m is not net)  # flags restored
+
+
+def test_a_module_without_forward_or_backward_says_so():
+    class Half(bn.Module):
+        pass
+
+    with pytest.raises(NotImplementedError, match="Half does not define forward"):
+        Half()(np.zeros(2))
+    with pytest.raises(NotImplementedError, match="backward"):
+        Half().backward(np.zeros(2))
+
+
+def test_leaves_are_the_modules_without_children_in_tree_order():
+    model = bn.Sequential(bn.Linear(2, 3), bn.Residual(bn.Sequential(bn.ReLU())), bn.Tanh())
+    assert [(n, type(m).__name__) for n, m in model.leaves()] == [
+        ("0", "Linear"),
+        ("1.body.0", "ReLU"),
+        ("2", "Tanh"),
+    ]
+    lone = bn.ReLU()
+    assert list(lone.leaves()) == [("", lone)]
+
+
+def test_flops_of_a_layer_and_of_a_model():
+    conv = bn.Conv2d(3, 8, 3, padding=1)
+    assert conv.flops((3, 10, 10)) == 2 * 3 * 9 * 8 * 100
+    assert bn.Linear(5, 4).flops((5,)) == 40 and bn.Linear(5, 4).flops((7, 5)) == 280
+    assert bn.ReLU().flops((3, 10, 10)) == 0
+    model = bn.Sequential(conv, bn.ReLU(), bn.MaxPool2d(2), bn.Flatten(), bn.Linear(200, 4))
+    assert model.flops((3, 10, 10)) == conv.flops((3, 10, 10)) + 2 * 200 * 4
+    model.train()
+    model.flops((3, 10, 10))
+    assert model.training  # the probe ran in eval mode and restored the mode

@@ -55,6 +55,12 @@ def register(family: str, mode: str, module: str, kernels: Kernels) -> None:
     _resolved.clear()
 
 
+def unregister(family: str, mode: str, module: str) -> None:
+    """Remove a set registered with ``register`` (KeyError when there is none)."""
+    del _registry[family, mode, module]
+    _resolved.clear()
+
+
 def registered() -> dict[tuple[str, str, str], Kernels]:
     """Every registered set, keyed by (family, mode, array module)."""
     return dict(_registry)
