@@ -115,3 +115,15 @@ def test_reference_kernels_take_their_array_module_from_the_inputs(path):
     assert not any(m and m.split(".")[0] == "numpy" for m in imported), imported
     for banned in ("as_strided", "stride_tricks", "sliding_window_view", ".at(", "threading"):
         assert banned not in source, banned
+
+
+def test_label_smoothing_is_cross_entropy_against_the_smoothed_targets():
+    rng = np.random.default_rng(4)
+    z, labels = rng.standard_normal((5, 4)), rng.integers(0, 4, 5)
+    eps = 0.2
+    smoothed = np.eye(4)[labels] * (1 - eps) + eps / 4
+    for target in (labels, np.eye(4)[labels]):
+        got = R.softmax_cross_entropy(z, target, "mean", label_smoothing=eps)
+        want = R.softmax_cross_entropy(z, smoothed, "mean")
+        assert np.isclose(got[0], want[0], rtol=1e-12)
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
