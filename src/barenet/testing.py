@@ -27,7 +27,7 @@ import numpy as np
 
 from . import layers as L
 from .core.config import get_rng
-from .core.module import _REGISTRY, Module, Residual, Sequential
+from .core.module import Module, Residual, Sequential, registered_types
 
 __all__ = ["LAYER_CASES", "LayerCase", "TORCH_TWINS", "registered_layer_types", "torch_twin"]
 
@@ -289,7 +289,7 @@ LAYER_CASES: tuple[LayerCase, ...] = (
 
 def registered_layer_types() -> dict[str, type[Module]]:
     """Every module type a model file can name (``core.module.register``)."""
-    return dict(_REGISTRY)
+    return registered_types()
 
 
 # -- the PyTorch twins -----------------------------------------------------------------------

@@ -28,6 +28,11 @@ def register(cls: type[Module]) -> type[Module]:
     return cls
 
 
+def registered_types() -> dict[str, type[Module]]:
+    """Every module type a spec (and so a model file) can name, by name."""
+    return dict(_REGISTRY)
+
+
 def build(spec: dict) -> Module:
     """Rebuild a module from ``module.spec()``: ``{"type": name, "config": {...}}``."""
     if not isinstance(spec, dict) or "type" not in spec:
