@@ -2,7 +2,8 @@
 
 Each ``LayerCase`` says how to build a layer (``make()``, in the current default
 dtype), which input it takes (``input_shape``, batch included; ``make_input()``), what
-is special about it (``flags``) and which inputs it must reject (``bad_inputs``). The
+is special about it (``flags``), which inputs it must reject (``bad_inputs``) and its
+PyTorch twin (``torch_twin(layer)``). The
 generic tests (gradient checks, PyTorch parity, fast against reference kernels, state
 dict and model-file round trips, bad input) iterate ``LAYER_CASES``; a layer type
 registered for model files without a case fails them. Adding a layer is its file plus
@@ -52,6 +53,10 @@ class LayerCase:
         if not isinstance(layer, self.layer_type):
             raise TypeError(f"case {self.id}: built a {type(layer).__name__}")
         return layer
+
+    def torch_twin(self, layer: Module, torch_dtype=None):
+        """``layer``'s PyTorch twin (same architecture, state dict and mode; needs torch)."""
+        return torch_twin(layer, torch_dtype)
 
     def make_input(self, dtype=np.float64, seed: int = 0) -> np.ndarray:
         """An input of ``input_shape`` that suits the case's flags."""

@@ -12,7 +12,7 @@ import pytest
 import barenet as bn
 from barenet.fast.cpu import tuned
 from barenet.fast.cpu.layout import empty_in
-from barenet.testing import LAYER_CASES, TORCH_TWINS, registered_layer_types, torch_twin
+from barenet.testing import LAYER_CASES, TORCH_TWINS, registered_layer_types
 from helpers import rel_err, tol, worst
 
 CASES = {c.id: c for c in LAYER_CASES}
@@ -79,7 +79,7 @@ def test_matches_torch(case_id, mode, dtype):
         pytest.skip("random masks differ between frameworks")
     bn.set_default_dtype(dtype)
     layer = case.make()
-    twin = torch_twin(layer)
+    twin = case.torch_twin(layer)
     x = case.make_input(dtype)
     with bn.kernels(mode):
         y, dx, grads, buffers = _run(layer, x)
