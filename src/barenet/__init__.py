@@ -15,6 +15,7 @@ from . import data, init, optim
 from .core.config import get_default_dtype, get_rng, seed, set_default_dtype
 from .core.dispatch import kernels
 from .core.module import Module, Parameter, Residual, Sequential, build
+from .export import ExportError, export_onnx
 from .gradcheck import GradcheckResult, gradcheck
 from .io import ModelFileError, load, save
 from .layers import (
@@ -43,6 +44,7 @@ __all__ = [
     "BatchNorm2d",
     "Conv2d",
     "Dropout",
+    "ExportError",
     "Flatten",
     "GlobalAvgPool2d",
     "GradcheckResult",
@@ -63,6 +65,7 @@ __all__ = [
     "Tanh",
     "build",
     "data",
+    "export_onnx",
     "get_default_dtype",
     "get_rng",
     "gradcheck",

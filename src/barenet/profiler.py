@@ -70,22 +70,26 @@ class ProfileResult:
         return out
 
     def __str__(self) -> str:
+        # Columns as wide as their longest entry: names and labels are never cut.
+        nw = max([14] + [len(r.name) for r in self.rows])
+        tw = max([24] + [len(r.layer) for r in self.rows])
         head = (
-            f"{'layer':<14} {'type':<24} {'forward ms':>10} {'backward ms':>11} "
+            f"{'layer':<{nw}} {'type':<{tw}} {'forward ms':>10} {'backward ms':>11} "
             f"{'share':>6}  output"
         )
         lines = [head, "-" * len(head)]
         for r in self.rows:
             lines.append(
-                f"{r.name:<14} {r.layer[:24]:<24} {r.forward_s * 1e3:>10.3f} "
+                f"{r.name:<{nw}} {r.layer:<{tw}} {r.forward_s * 1e3:>10.3f} "
                 f"{r.backward_s * 1e3:>11.3f} {self.share(r):>6.1%}  {r.output_shape}"
             )
         den = self.step_s if self.step_s > 0 else 1.0
         lines.append(
-            f"{'(loss)':<14} {'':<24} {self.loss_s * 1e3:>10.3f} {'':>11} {self.loss_s / den:>6.1%}"
+            f"{'(loss)':<{nw}} {'':<{tw}} {self.loss_s * 1e3:>10.3f} {'':>11} "
+            f"{self.loss_s / den:>6.1%}"
         )
         lines.append(
-            f"{'(other)':<14} {'':<24} {self.other_s * 1e3:>10.3f} {'':>11} "
+            f"{'(other)':<{nw}} {'':<{tw}} {self.other_s * 1e3:>10.3f} {'':>11} "
             f"{self.other_s / den:>6.1%}"
         )
         lines.append("-" * len(head))

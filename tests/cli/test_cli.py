@@ -145,17 +145,17 @@ def test_summary_totals_match_num_parameters(trained, capsys):
 
 
 @pytest.mark.parametrize(
-    "argv, match",
+    "argv, match, code",
     [
-        (["train", "nope", "--data", "digits", "--out", "x"], "unknown model 'nope'"),
-        (["train", "mlp", "--data", "kaggle", "--out", "x"], "data_dir is required"),
-        (["evaluate", "missing.safetensors"], "no such model file"),
-        (["summary", "cnn-small", "--input-shape", "1,2,2"], "too small"),
+        (["train", "nope", "--data", "digits", "--out", "x"], "unknown model 'nope'", 1),
+        (["train", "mlp", "--data", "kaggle", "--out", "x"], "data_dir is required", 1),
+        (["evaluate", "missing.safetensors"], "no such model file", 4),
+        (["summary", "cnn-small", "--input-shape", "1,2,2"], "too small", 1),
     ],
 )
-def test_user_errors_give_one_clear_line(argv, match, capsys, tmp_path, monkeypatch):
+def test_user_errors_give_one_clear_line(argv, match, code, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(argv) == 1
+    assert main(argv) == code
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"barenet {argv[0]}: error:")
     assert re.search(match, err[0])

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._common import add_data_args, emit_json
+from ._common import add_data_args, emit_json, int_arg, out_dir_arg, out_file_arg
 
 
 def add_parser(sub) -> None:
@@ -17,14 +17,35 @@ def add_parser(sub) -> None:
         description="Report loss, accuracy and per-class precision/recall/F1 of a model file "
         "on the test split of DATASET (default: the dataset it was trained on).",
     )
-    p.add_argument("model_file", metavar="MODEL_FILE")
+    p.add_argument("model_file", metavar="MODEL_FILE", help="a model file written by barenet")
     add_data_args(p, required=False)
-    p.add_argument("--limit", type=int, default=None, metavar="N", help="first N test samples")
-    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument(
+        "--limit", type=int_arg(1), default=None, metavar="N", help="first N test samples"
+    )
+    p.add_argument("--batch-size", type=int_arg(1), default=500, help="samples per forward pass")
     p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
-    p.add_argument("--out", metavar="DIR", help="write confusion_matrix.png and report.json here")
-    p.add_argument("--plot", metavar="PATH", help="write the confusion-matrix PNG to PATH")
+    p.add_argument(
+        "--out",
+        type=out_dir_arg,
+        metavar="DIR",
+        help="write confusion_matrix.png and report.json here",
+    )
+    p.add_argument(
+        "--plot",
+        type=_png_arg,
+        metavar="PATH",
+        help="write the confusion-matrix PNG to PATH (.png is added when PATH has no suffix)",
+    )
     p.set_defaults(func=run)
+
+
+def _png_arg(text: str) -> str:
+    path = Path(out_file_arg(text))
+    if not path.suffix:
+        path = path.with_suffix(".png")
+    if path.suffix.lower() != ".png":
+        raise argparse.ArgumentTypeError(f"{text!r:.80}: the confusion matrix is a PNG file")
+    return out_file_arg(str(path))
 
 
 def load_for_eval(args):
@@ -75,8 +96,10 @@ def run(args: argparse.Namespace) -> int:
         if plot:
             from ..train.plots import plot_confusion_matrix
 
-            plot_confusion_matrix(rep["confusion_matrix"], names, plot, Path(args.model_file).stem)
-            out["plot"] = str(plot)
+            written = plot_confusion_matrix(
+                rep["confusion_matrix"], names, plot, Path(args.model_file).stem
+            )
+            out["plot"] = str(written)
     if args.out:
         from ..io import atomic_write_bytes
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._common import int_arg, out_file_arg
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -18,12 +20,15 @@ def add_parser(sub) -> None:
         "in training. A single .csv input is read as a Kaggle digit-recognizer test.csv and "
         "gives a submission file (ImageId,Label).",
     )
-    p.add_argument("model_file", metavar="MODEL_FILE")
+    p.add_argument("model_file", metavar="MODEL_FILE", help="a model file written by barenet")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or one test.csv")
     p.add_argument(
-        "--out", metavar="PATH", help="CSV to write (default for test.csv input: submission.csv)"
+        "--out",
+        type=out_file_arg,
+        metavar="PATH",
+        help="CSV to write (default for test.csv input: submission.csv)",
     )
-    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--batch-size", type=int_arg(1), default=500, help="samples per forward pass")
     p.add_argument(
         "--invert",
         action="store_true",
@@ -48,19 +53,29 @@ def run(args: argparse.Namespace) -> int:
     from ..io import atomic_write_bytes, load_file
     from ..train import predict
 
+    csv_in = len(args.inputs) == 1 and args.inputs[0].lower().endswith(".csv")
+    if csv_in and not args.out:
+        try:  # the default output, checked before any work as --out is
+            args.out = out_file_arg("submission.csv")
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(f"cannot write the submission: {exc}; pass --out") from None
     model, meta = load_file(args.model_file)
     shape = tuple(meta.get("input_shape") or ())
     if not shape:
         raise ValueError(f"{args.model_file}: no input shape recorded in the model file")
     names = meta.get("class_names")
     invert = bool((meta.get("normalisation") or {}).get("invert"))
-    csv_in = len(args.inputs) == 1 and args.inputs[0].lower().endswith(".csv")
     x = kaggle_test(args.inputs[0]) if csv_in else _images(args.inputs, shape)
     if tuple(x.shape[1:]) != shape:
         raise ValueError(f"predict: inputs have shape {x.shape[1:]}, the model takes {shape}")
     if invert != bool(args.invert):
         x = 1.0 - x
     out = predict(model, x, args.batch_size)
+    if names and (out.ndim != 2 or out.shape[1] != len(names)):
+        raise ValueError(
+            f"{args.model_file}: {len(names)} class names recorded for outputs "
+            f"{tuple(out.shape[1:])}"
+        )
     if meta.get("task") == "regression":
         for p, v in zip(args.inputs, out.ravel().tolist()):
             print(f"{p}\t{v:.6g}")
@@ -69,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     prob = e / e.sum(axis=1, keepdims=True)
     labels = out.argmax(axis=1)
     if csv_in:
-        path = args.out or "submission.csv"
+        path = args.out
         write_submission(path, labels)
         print(f"wrote {len(labels)} predictions to {path}")
         return 0

@@ -5,21 +5,28 @@ table and figures. ``--quick`` finishes each study within minutes on two cores."
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
+from ._common import out_dir_arg
 from .sweep import add_common, parse_overrides
 
 
 def _run(args: argparse.Namespace) -> int:
     from ..experiments.studies import STUDIES, load_study, run_study
 
-    if args.list or not args.name:
+    if args.list:
         for n in STUDIES:
             print(f"{n:18s} {load_study(n).get('title', '')}")
-        return 0 if args.list else 2
+        return 0
+    if not args.name:
+        print(
+            "barenet study: error: name a study (or 'all'); one of: "
+            f"{', '.join(STUDIES)} (barenet study --list describes them)",
+            file=sys.stderr,
+        )
+        return 2
     names = STUDIES if args.name == "all" else [args.name]
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
     overrides = parse_overrides(args.set)
     for n in names:
         load_study(n)  # unknown names fail before anything runs
@@ -42,7 +49,9 @@ def add_parser(subparsers) -> None:
         "study", help="run a shipped study (sweep + table + figures)", description=__doc__
     )
     p.add_argument("name", nargs="?", help="study name, or 'all'")
-    p.add_argument("--out", default="runs", help="parent folder of the study (default: runs)")
+    p.add_argument(
+        "--out", type=out_dir_arg, default="runs", help="parent folder of the study"
+    )
     p.add_argument("--list", action="store_true", help="list the studies and exit")
     add_common(p)
     p.set_defaults(func=_run)

@@ -9,11 +9,13 @@ import argparse
 import json
 from pathlib import Path
 
+from ._common import int_arg, out_dir_arg
+
 
 def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers",
-        type=int,
+        type=int_arg(1, 1024),
         default=None,
         help="worker processes (default: number of cores; 1 = in this process)",
     )
@@ -57,8 +59,6 @@ def _run(args: argparse.Namespace) -> int:
     from ..experiments import load_config, run_sweep
     from ..experiments.studies import finish_sweep
 
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else Path("runs") / str(cfg.get("name"))
     results = run_sweep(
@@ -78,6 +78,8 @@ def add_parser(subparsers) -> None:
         "sweep", help="run a grid of training runs from a TOML file", description=__doc__
     )
     p.add_argument("config", help="sweep configuration (TOML)")
-    p.add_argument("--out", default=None, help="sweep folder (default: runs/<config name>)")
+    p.add_argument(
+        "--out", type=out_dir_arg, default=None, help="sweep folder (default: runs/<config name>)"
+    )
     add_common(p)
     p.set_defaults(func=_run)

@@ -52,3 +52,41 @@ def check_backward(layer, dy, expected_shape: tuple[int, ...] | None, dtype=None
     if dy.dtype.kind != "f":
         return dy.astype(np.result_type(dy.dtype, np.float32))
     return dy
+
+
+_REQUIRED = object()
+
+
+def config_int(who: str, config: dict, key: str, default=_REQUIRED, minimum: int = 1) -> int:
+    """``config[key]`` (a layer's constructor argument read from a spec) as an int of at
+    least ``minimum``; bools, floats and strings are refused, not rounded."""
+    if key not in config:
+        if default is _REQUIRED:
+            raise ValueError(f"{who}: config lacks {key!r}")
+        return default
+    v = config[key]
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise ValueError(f"{who}: {key} must be an integer, got {type(v).__name__} {v!r:.40}")
+    if v < minimum:
+        raise ValueError(f"{who}: {key} must be >= {minimum}, got {v}")
+    return int(v)
+
+
+def config_pair(who: str, config: dict, key: str, default=_REQUIRED) -> tuple[int, int]:
+    """An int or a list of two ints (``kernel_size``), each >= 1."""
+    v = config.get(key, default)
+    if v is _REQUIRED:
+        raise ValueError(f"{who}: config lacks {key!r}")
+    items = v if isinstance(v, (list, tuple)) else [v]
+    if len(items) not in (1, 2):
+        raise ValueError(f"{who}: {key} must be an int or a pair, got {v!r:.40}")
+    a, b = (config_int(who, {key: item}, key) for item in (items * 2)[:2])
+    return a, b
+
+
+def config_bool(who: str, config: dict, key: str, default: bool) -> bool:
+    """``config[key]`` as a bool (true/false in JSON), ``default`` when absent."""
+    v = config.get(key, default)
+    if not isinstance(v, (bool, np.bool_)):
+        raise ValueError(f"{who}: {key} must be true or false, got {v!r:.40}")
+    return bool(v)

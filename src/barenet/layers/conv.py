@@ -7,9 +7,10 @@ import math
 import numpy as np
 
 from .. import init
-from ..core.checks import as_input, check_backward, pair
+from ..core.checks import as_input, check_backward, config_bool, config_int, config_pair, pair
 from ..core.config import get_default_dtype
 from ..core.dispatch import kernels_for
+from ..core.memory import check_parameters_fit
 from ..core.module import Module, Parameter, register
 from ..reference.conv import out_size
 
@@ -50,6 +51,8 @@ class Conv2d(Module):
         self.padding = padding if isinstance(padding, str) else pair(padding, "Conv2d", "padding")
         self._pad = self._padding_sides(padding)
         dt = get_default_dtype()
+        shapes = [(self.out_channels, self.in_channels, kh, kw), (self.out_channels,)]
+        check_parameters_fit(shapes, dt, f"{self._label()} (weights and gradients)")
         bound = 1.0 / math.sqrt(self.in_channels * kh * kw)  # PyTorch's kaiming_uniform(a=√5)
         self.weight = Parameter(np.empty((self.out_channels, self.in_channels, kh, kw), dtype=dt))
         init.uniform(self.weight, -bound, bound)
@@ -126,6 +129,16 @@ class Conv2d(Module):
             "padding": self.padding if isinstance(self.padding, str) else list(self.padding),
             "bias": self.bias is not None,
         }
+
+    @classmethod
+    def state_shapes(cls, config):
+        c_in = config_int("Conv2d", config, "in_channels")
+        c_out = config_int("Conv2d", config, "out_channels")
+        kh, kw = config_pair("Conv2d", config, "kernel_size")
+        shapes = {"weight": (c_out, c_in, kh, kw)}
+        if config_bool("Conv2d", config, "bias", True):
+            shapes["bias"] = (c_out,)
+        return shapes
 
     def _label(self):
         return f"Conv2d({self.in_channels}→{self.out_channels})"

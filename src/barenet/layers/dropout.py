@@ -49,6 +49,9 @@ class Dropout(Module):
             return dy.copy()
         return self._kernels.backward(dy, self._cache)
 
+    def output_shape(self, in_shape):
+        return tuple(in_shape)
+
     def config(self):
         return {"p": self.p, "seed": self.seed}
 

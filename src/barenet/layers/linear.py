@@ -7,9 +7,10 @@ import math
 import numpy as np
 
 from .. import init
-from ..core.checks import as_input, check_backward
+from ..core.checks import as_input, check_backward, config_bool, config_int
 from ..core.config import get_default_dtype
 from ..core.dispatch import kernels_for
+from ..core.memory import check_parameters_fit
 from ..core.module import Module, Parameter, register
 
 
@@ -31,6 +32,8 @@ class Linear(Module):
             raise ValueError(f"Linear: sizes must be positive, got ({in_features}, {out_features})")
         self.in_features, self.out_features = int(in_features), int(out_features)
         dt = get_default_dtype()
+        shapes = [(self.out_features, self.in_features), (self.out_features,)]
+        check_parameters_fit(shapes, dt, f"{self._label()} (weights and gradients)")
         bound = 1.0 / math.sqrt(self.in_features)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dt))
         init.uniform(self.weight, -bound, bound)
@@ -75,6 +78,20 @@ class Linear(Module):
             "bias": self.bias is not None,
         }
 
+    @classmethod
+    def state_shapes(cls, config):
+        n_in = config_int("Linear", config, "in_features")
+        n_out = config_int("Linear", config, "out_features")
+        shapes = {"weight": (n_out, n_in)}
+        if config_bool("Linear", config, "bias", True):
+            shapes["bias"] = (n_out,)
+        return shapes
+
+    def output_shape(self, in_shape):
+        if len(in_shape) < 2 or in_shape[-1] != self.in_features:
+            return None
+        return tuple(in_shape[:-1]) + (self.out_features,)
+
     def _label(self):
         return f"Linear({self.in_features}→{self.out_features})"
 
@@ -100,3 +117,8 @@ class Flatten(Module):
         n = self._in_shape[0]
         dy = check_backward(self, dy, (n, int(np.prod(self._in_shape[1:], dtype=np.int64))))
         return dy.reshape(self._in_shape)
+
+    def output_shape(self, in_shape):
+        if len(in_shape) < 1:
+            return None
+        return (in_shape[0], math.prod(in_shape[1:]))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.checks import as_input, check_backward
+from ..core.checks import as_input, check_backward, config_bool, config_int
 from ..core.config import get_default_dtype
 from ..core.dispatch import kernels_for
+from ..core.memory import check_parameters_fit
 from ..core.module import Module, Parameter, register
 
 
@@ -38,6 +39,7 @@ class _BatchNorm(Module):
         self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
         dt = get_default_dtype()
         c = self.num_features
+        check_parameters_fit([(c,)] * 3, dt, f"{self._label()} (parameters and statistics)")
         if affine:
             self.weight = Parameter(np.ones(c, dtype=dt))
             self.bias = Parameter(np.zeros(c, dtype=dt))
@@ -99,6 +101,18 @@ class _BatchNorm(Module):
             "momentum": self.momentum,
             "affine": self.weight is not None,
         }
+
+    @classmethod
+    def state_shapes(cls, config):
+        c = config_int(cls.__name__, config, "num_features")
+        shapes = {}
+        if config_bool(cls.__name__, config, "affine", True):
+            shapes.update(weight=(c,), bias=(c,))
+        shapes.update(running_mean=(c,), running_var=(c,), num_batches_tracked=())
+        return shapes
+
+    def output_shape(self, in_shape):
+        return tuple(in_shape)
 
     def _label(self):
         return f"{type(self).__name__}({self.num_features})"
