@@ -107,8 +107,9 @@ json_values = st.recursive(
     | st.integers(-(2**65), 2**65)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=8),
-    lambda kids: st.lists(kids, max_size=3)
-    | st.dictionaries(st.text(max_size=5), kids, max_size=3),
+    lambda kids: (
+        st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=5), kids, max_size=3)
+    ),
     max_leaves=8,
 )
 fields = st.sampled_from(["dtype", "shape", "data_offsets", "extra"])

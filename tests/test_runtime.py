@@ -118,18 +118,12 @@ def test_seed_also_seeds_numpys_global_generator_unless_told_not_to(monkeypatch)
     np.testing.assert_array_equal(np.random.random(3), b)
 
 
-def test_sweep_workers_get_one_blas_thread_unless_told_otherwise(monkeypatch):
+def test_pinned_threads_set_and_restore_every_thread_variable(monkeypatch):
     for var in runtime.THREAD_VARS:
         monkeypatch.setenv(var, "7")
-    with runtime.worker_environment():
+    with runtime.pinned_threads(1):
         assert all(os.environ[v] == "1" for v in runtime.THREAD_VARS)
     assert all(os.environ[v] == "7" for v in runtime.THREAD_VARS)
-    monkeypatch.setenv("BARENET_WORKER_THREADS", "2")
-    with runtime.worker_environment():
-        assert os.environ["OMP_NUM_THREADS"] == "2"
-    monkeypatch.setenv("BARENET_WORKER_THREADS", "none")
-    with pytest.raises(ValueError, match="BARENET_WORKER_THREADS"):
-        runtime.worker_threads()
 
 
 def _hooks_ran(queue):

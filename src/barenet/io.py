@@ -197,13 +197,15 @@ _META_CHECKS = {
     "config": (lambda v: isinstance(v, dict), "an object"),
     "metrics": (lambda v: isinstance(v, dict), "an object"),
     "normalisation": (
-        lambda v: isinstance(v, dict)
-        and isinstance(v.get("invert", False), bool)
-        and (
-            "range" not in v
-            or isinstance(v["range"], list)
-            and len(v["range"]) == 2
-            and all(_number(x) for x in v["range"])
+        lambda v: (
+            isinstance(v, dict)
+            and isinstance(v.get("invert", False), bool)
+            and (
+                "range" not in v
+                or isinstance(v["range"], list)
+                and len(v["range"]) == 2
+                and all(_number(x) for x in v["range"])
+            )
         ),
         'an object like {"range": [0.0, 1.0], "invert": false}',
     ),

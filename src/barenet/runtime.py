@@ -23,9 +23,11 @@ Fork hooks (``at_fork_in_child``, registered by the thread pool)
 NumPy's global generator (``seed_numpy_global``, by ``barenet.seed``)
     ``barenet.seed(n)`` also seeds ``np.random``, so code that draws from it repeats
     too. Opt-out: ``BARENET_SEED_NUMPY=0``.
-Sweep workers' threads (``init_worker``, ``worker_environment``, by sweeps)
-    One BLAS thread per worker process, so that N workers use N cores rather than
-    N x cores' worth of threads. Opt-out: ``BARENET_WORKER_THREADS=k`` threads each.
+Worker threads (``pinned_threads``, ``pin_process_threads``: sweep runs, MPI ranks)
+    A sweep run's BLAS and kernels use ``cpus_per_run`` threads (default 1), so that N
+    workers use N cores rather than N x cores' worth of threads; MPI ranks on one
+    machine share its cores (``distributed.comm.share_cores``). Opt-out: ``barenet
+    sweep --cpus-per-run K``; for MPI, set any thread variable yourself.
 
 This module imports only the standard library at the top, so that
 ``barenet/__init__.py`` can run ``at_import()`` before NumPy loads.
@@ -157,8 +159,9 @@ def seed_numpy_global(n: int) -> bool:
     return True
 
 
-# -- sweep workers ----------------------------------------------------------------------------
+# -- worker threads (sweep runs, MPI ranks) ---------------------------------------------------
 THREAD_VARS = (
+    "BARENET_NUM_THREADS",
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
     "MKL_NUM_THREADS",
@@ -167,35 +170,39 @@ THREAD_VARS = (
     "NUMEXPR_NUM_THREADS",
 )
 
-
-def worker_threads() -> int:
-    """BLAS threads per sweep worker: ``BARENET_WORKER_THREADS`` (default 1)."""
-    env = os.environ.get("BARENET_WORKER_THREADS", "1")
-    if not env.isdigit() or int(env) < 1:
-        raise ValueError(f"BARENET_WORKER_THREADS must be a positive integer, got {env!r}")
-    return int(env)
+_worker_limits = None  # the threadpoolctl limit of pin_process_threads, kept with the process
 
 
-def init_worker() -> None:
-    """In a worker process: limit BLAS (and every library that reads the usual variables)
-    to ``worker_threads()`` threads, so that N workers use N cores."""
-    k = str(worker_threads())
-    for var in THREAD_VARS:
-        os.environ[var] = k
+def thread_env(threads: int) -> dict[str, str]:
+    """The environment that makes BLAS and barenet's kernels use ``threads`` threads."""
+    return {v: str(int(threads)) for v in THREAD_VARS}
+
+
+def pin_process_threads(threads: int) -> None:
+    """For the rest of this process (a worker): the thread variables set to ``threads``
+    (libraries loaded later read them) and the BLAS already loaded resized to it."""
+    global _worker_limits
+    os.environ.update(thread_env(threads))
     with contextlib.suppress(ImportError):
         from threadpoolctl import threadpool_limits
 
-        globals()["_worker_limits"] = threadpool_limits(limits=int(k))
+        _worker_limits = threadpool_limits(limits=int(threads))
 
 
 @contextlib.contextmanager
-def worker_environment() -> Iterator[None]:
-    """The thread variables set to ``worker_threads()`` for the duration of the block, so
-    that spawned workers inherit them (BLAS reads them when it loads)."""
+def pinned_threads(threads: int) -> Iterator[None]:
+    """The body runs with BLAS and barenet's kernels on ``threads`` threads (processes
+    spawned meanwhile inherit the variables); both are restored afterwards."""
     old = {v: os.environ.get(v) for v in THREAD_VARS}
-    os.environ.update({v: str(worker_threads()) for v in THREAD_VARS})
+    os.environ.update(thread_env(threads))
+    limits = contextlib.nullcontext()
+    with contextlib.suppress(ImportError):
+        from threadpoolctl import threadpool_limits
+
+        limits = threadpool_limits(limits=int(threads))
     try:
-        yield
+        with limits:
+            yield
     finally:
         for v, val in old.items():
             if val is None:

@@ -70,9 +70,7 @@ def test_bad_input_is_exit_1(tmp_path, capsys):
     assert line.startswith("barenet evaluate: error:") and "not valid JSON" in line
 
 
-def test_a_hash_row_in_test_csv_stops_predict_before_any_submission(
-    model_file, tmp_path, capsys
-):
+def test_a_hash_row_in_test_csv_stops_predict_before_any_submission(model_file, tmp_path, capsys):
     csv = _test_csv(tmp_path / "test.csv", bad_row=2)
     out = tmp_path / "submission.csv"
     line = _run(["predict", model_file, csv, "--out", out], capsys, cli.EXIT_INPUT)

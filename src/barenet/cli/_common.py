@@ -190,9 +190,7 @@ def parse_shape(text: str) -> tuple[int, ...]:
             f"bad shape {text!r:.40}: expected comma-separated integers like 1,28,28"
         ) from None
     if not shape or min(shape) < 1 or max(shape) > MAX_INT or len(shape) > 4:
-        raise ValueError(
-            f"bad shape {text!r:.40}: expected 1 to 4 positive sizes like 1,28,28"
-        )
+        raise ValueError(f"bad shape {text!r:.40}: expected 1 to 4 positive sizes like 1,28,28")
     return shape
 
 
@@ -236,8 +234,7 @@ def add_data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument(
         "--download",
         action="store_true",
-        help="fetch missing mnist/fashion-mnist files from the public mirrors (checked "
-        "by SHA-256)",
+        help="fetch missing mnist/fashion-mnist files from the public mirrors (checked by SHA-256)",
     )
 
 

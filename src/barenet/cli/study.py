@@ -1,18 +1,21 @@
-"""``barenet study NAME --out DIR [--quick] [--workers N]``: run one of the shipped
-studies (``barenet study --list``), or ``all`` of them, into ``DIR/NAME`` with its
-table and figures. ``--quick`` finishes each study within minutes on two cores."""
+"""``barenet study NAME --out DIR [--quick] [--workers N] [--executor {pool,ray}]``: run
+one of the shipped studies (``barenet study --list``), or ``all`` of them, into
+``DIR/NAME`` with its table and figures. ``--quick`` finishes each study within
+minutes on two cores."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 
 from ._common import out_dir_arg
-from .sweep import add_common, parse_overrides
+from .sweep import add_common, executor_args, parse_overrides
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..experiments.executors import make_executor
     from ..experiments.studies import STUDIES, load_study, run_study
 
     if args.list:
@@ -27,20 +30,23 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 2
     names = STUDIES if args.name == "all" else [args.name]
+    executor = make_executor(**executor_args(args))
     overrides = parse_overrides(args.set)
     for n in names:
         load_study(n)  # unknown names fail before anything runs
-    for n in names:
-        t0 = time.perf_counter()
-        out = run_study(
-            n,
-            args.out,
-            quick=args.quick,
-            workers=args.workers,
-            overrides=overrides,
-            figures=not args.no_figures,
-        )
-        print(f"study {n}: {time.perf_counter() - t0:.1f} s -> {out}")
+    # One connection (one local Ray) for all the studies asked for.
+    with getattr(executor, "session", contextlib.nullcontext)():
+        for n in names:
+            t0 = time.perf_counter()
+            out = run_study(
+                n,
+                args.out,
+                quick=args.quick,
+                overrides=overrides,
+                figures=not args.no_figures,
+                executor=executor,
+            )
+            print(f"study {n}: {time.perf_counter() - t0:.1f} s -> {out}")
     return 0
 
 
@@ -49,9 +55,7 @@ def add_parser(subparsers) -> None:
         "study", help="run a shipped study (sweep + table + figures)", description=__doc__
     )
     p.add_argument("name", nargs="?", help="study name, or 'all'")
-    p.add_argument(
-        "--out", type=out_dir_arg, default="runs", help="parent folder of the study"
-    )
+    p.add_argument("--out", type=out_dir_arg, default="runs", help="parent folder of the study")
     p.add_argument("--list", action="store_true", help="list the studies and exit")
     add_common(p)
     p.set_defaults(func=_run)

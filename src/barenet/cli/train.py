@@ -1,4 +1,9 @@
-"""``barenet train MODEL --data DATASET --out DIR``: one run of ``run_training``."""
+"""``barenet train MODEL --data DATASET --out DIR``: one run of ``run_training``.
+
+``mpiexec -n N barenet train ...`` (or ``python -m mpi4py -m barenet train ...``)
+trains the one model data-parallel over N processes (see :mod:`barenet.distributed`):
+``--batch-size`` is the global batch, only rank 0 writes and prints, ``--resume``
+continues as in one process, an error on any rank ends them all with its message."""
 
 from __future__ import annotations
 
@@ -159,17 +164,22 @@ def _check_min_lr(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..distributed import abort_on_error, init
     from ..train import run_training
 
     _check_min_lr(args)
+    comm = init()  # under mpiexec -n N (N > 1): one model trained by N processes
     out = Path(args.out)
     created = not out.exists()
-    try:
-        m = run_training(config_from_args(args), out)
-    except BaseException:
-        if created:
-            _remove_empty_folders(out)  # a run that failed before writing leaves nothing
-        raise
+    with abort_on_error(comm, "barenet train", exit_code=_exit_code):
+        try:
+            m = run_training(config_from_args(args), out, comm=comm)
+        except BaseException:
+            if created and (comm is None or comm.rank == 0):
+                _remove_empty_folders(out)  # a run that failed before writing leaves nothing
+            raise
+    if comm is not None and comm.rank != 0:
+        return 0
     if m.get("stopped_reason") == "diverged":
         print(f"barenet train: error: {m.get('error')}", file=sys.stderr)
         return 3
@@ -180,6 +190,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"test MSE {m['test_mse']:.6f}")
         print(f"{m['epochs']} epochs in {m['wall_time_s']:.1f} s; files in {args.out}")
     return 0
+
+
+def _exit_code(exc: BaseException) -> int:
+    """The exit code of the CLI's error boundary for an error ending an MPI job."""
+    from ..train.trainer import TrainingDiverged
+    from . import EXIT_DIVERGED, classify
+
+    return EXIT_DIVERGED if isinstance(exc, TrainingDiverged) else classify(exc)[0]
 
 
 def _remove_empty_folders(top: Path) -> None:

@@ -120,9 +120,7 @@ def read_digit_csv(
     blob = b"\n".join(body)
     _check_bytes(path, blob, body, names)
     try:
-        table = np.loadtxt(
-            io.BytesIO(blob), delimiter=",", dtype=np.int64, ndmin=2, comments=None
-        )
+        table = np.loadtxt(io.BytesIO(blob), delimiter=",", dtype=np.int64, ndmin=2, comments=None)
     except (ValueError, OverflowError):
         raise _diagnose(path, body, names) from None
     if table.shape != (len(body), len(names)):  # every line is one image, none skipped

@@ -1,4 +1,5 @@
-"""Run a sweep: every run in its own folder, on a pool of worker processes.
+"""Run a sweep: every run in its own folder, on an executor (a local pool of worker
+processes, or Ray tasks; see :mod:`barenet.experiments.executors`).
 
 Layout of a sweep folder::
 
@@ -9,83 +10,36 @@ Layout of a sweep folder::
 
 Restarting an interrupted sweep skips every run whose ``metrics.json`` exists (and
 whose recorded settings in ``run.json`` still match the configuration) and reruns
-the others. A run that raises is recorded (``error.txt`` and a ``failed``
-entry in the returned results) and the other runs go on.
+the others, an interrupted one from its ``checkpoints/last.safetensors``. A run
+that raises is recorded (``error.txt`` and a ``failed`` entry in the returned
+results) and the other runs go on. All of this is the sweep's own, the same under
+every executor: a sweep interrupted under one continues under another.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
-import time
-import traceback
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from multiprocessing import get_context
 from pathlib import Path
 
-from .. import runtime
-from ..io import atomic_write_bytes
+from .executors import Executor, RunTask, make_executor
+from .executors.task import (
+    DEFAULT_RUN_FN,
+    LAST_CHECKPOINT,
+    RunFn,
+    is_finished,
+    json_default,
+    write_json,
+)
 from .grid import RunSpec, apply_quick, expand, load_config
 
 __all__ = ["run_sweep", "DEFAULT_RUN_FN", "write_json", "is_finished"]
 
-DEFAULT_RUN_FN = "barenet.train:run_training"
-
-RunFn = Callable[[dict, str], dict]
-
-
-def write_json(path: str | os.PathLike, obj) -> None:
-    """Write ``obj`` as indented JSON, atomically (temporary file + rename)."""
-    atomic_write_bytes(path, [json.dumps(obj, indent=2, default=_json_default).encode()])
-
-
-def _json_default(o):
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    if hasattr(o, "item"):
-        return o.item()
-    return str(o)
-
-
-def is_finished(run_dir: str | os.PathLike) -> bool:
-    """A run is finished when its ``metrics.json`` exists (written last, atomically)."""
-    return (Path(run_dir) / "metrics.json").is_file()
-
-
-def _resolve(run_fn: RunFn | str) -> RunFn:
-    if callable(run_fn):
-        return run_fn
-    module, _, name = str(run_fn).partition(":")
-    if not name:
-        raise ValueError(f"sweep: run function must be 'module:function', got {run_fn!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def _execute(run_fn: RunFn | str, settings: dict, run_dir: str) -> dict:
-    """Run one training run in this process; never raises for the run's own errors."""
-    t0 = time.perf_counter()
-    err = Path(run_dir) / "error.txt"
-    try:
-        metrics = _resolve(run_fn)(dict(settings), run_dir)
-        metrics = dict(metrics or {})
-        metrics.setdefault("wall_time_s", time.perf_counter() - t0)
-        if not is_finished(run_dir):
-            write_json(Path(run_dir) / "metrics.json", metrics)
-        return {"status": "done", "metrics": metrics}
-    except Exception as exc:
-        text = traceback.format_exc()
-        atomic_write_bytes(err, [text.encode()])
-        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-
 
 def _canonical(settings: dict):
-    return json.loads(json.dumps(settings, default=_json_default))
-
-
-_LAST_CHECKPOINT = "checkpoints/last.safetensors"  # where run_training keeps its last state
+    return json.loads(json.dumps(settings, default=json_default))
 
 
 def _recorded_settings(run_dir: Path):
@@ -110,19 +64,31 @@ def run_sweep(
     run_fn: RunFn | str = DEFAULT_RUN_FN,
     overrides: dict | None = None,
     progress: Callable[[str], None] | None = print,
+    executor: str | Executor = "pool",
+    address: str | None = None,
+    cpus_per_run: int = 1,
 ) -> list[dict]:
     """Run every run of ``config`` into ``out_dir/runs/<name>``; returns one record per run.
 
     ``config``: a dict or a TOML path (see :mod:`barenet.experiments.grid`).
-    ``workers``: processes (default: the number of cores, at most the pending runs);
-    1 runs in this process. ``quick`` applies the ``[quick]`` overrides; ``overrides``
-    are merged into ``[base]`` last, except ``seeds``, which replaces the seed list.
+    ``quick`` applies the ``[quick]`` overrides; ``overrides`` are merged into
+    ``[base]`` last, except ``seeds``, which replaces the seed list.
+    ``executor``: ``"pool"`` (worker processes here; ``workers`` of them, default
+    the number of cores // ``cpus_per_run``, at most the pending runs; 1 runs in this
+    process), ``"ray"`` (one Ray task per run on the cluster at ``address``, or on a
+    local Ray when ``None``; the sweep folder must then be readable and writable by
+    every node under the same path), or an :class:`~.executors.Executor`.
+    ``cpus_per_run``: cores per run, its BLAS pinned to as many threads.
     ``run_fn(settings, run_dir) -> metrics`` is ``barenet.train.run_training`` by default
-    (a callable or ``"module:function"``; with workers > 1 it must be importable by the
-    worker processes).
+    (a callable or ``"module:function"``; outside this process it must be importable by
+    the workers).
     Records: ``{"name", "point", "seed", "status": "done"|"skipped"|"failed",
     "metrics" | "error"}``.
     """
+    if isinstance(executor, str):
+        executor = make_executor(
+            executor, workers=workers, address=address, cpus_per_run=cpus_per_run
+        )
     cfg = load_config(config)
     if quick:
         cfg = apply_quick(cfg)
@@ -156,24 +122,25 @@ def run_sweep(
                 continue
             _say(progress, f"{s.name}: settings changed since it ran; running it again")
             (run_dir / "metrics.json").unlink()
+        if not same:  # a checkpoint of other settings must not be resumed from
+            with contextlib.suppress(FileNotFoundError):
+                (run_dir / LAST_CHECKPOINT).unlink()
         run_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             (run_dir / "error.txt").unlink()
         write_json(run_dir / "run.json", {**s.to_dict(), "settings": settings})
-        if same and run_fn == DEFAULT_RUN_FN and (run_dir / _LAST_CHECKPOINT).is_file():
-            settings = {**settings, "resume": True}  # an interrupted run goes on where it was
         s.settings = settings
         pending.append(s)
     n_skip = len(specs) - len(pending)
     _say(progress, f"sweep {cfg.get('name', out.name)}: {len(specs)} runs, {n_skip} already done")
 
-    ncpu = os.cpu_count() or 1
-    workers = max(1, min(workers or ncpu, len(pending) or 1))
+    by_name = {s.name: s for s in pending}
     done = 0
 
-    def finish(s: RunSpec, result: dict) -> None:
+    def finish(task: RunTask, result: dict) -> None:
         nonlocal done
         done += 1
+        s = by_name[task.name]
         records[s.name] = {"name": s.name, "point": s.point, "seed": s.seed, **result}
         if result["status"] == "done":
             m = result["metrics"]
@@ -184,41 +151,11 @@ def run_sweep(
             msg = f"FAILED: {result['error']}"
         _say(progress, f"[{done}/{len(pending)}] {s.name}: {msg}")
 
-    if workers == 1:
-        for s in pending:
-            finish(s, _execute(run_fn, s.settings, str(out / "runs" / s.name)))
-    elif pending:
-        # each worker with one BLAS thread: see barenet.runtime (the opt-out is there too)
-        with runtime.worker_environment():
-            ctx = get_context("spawn")
-            pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=runtime.init_worker)
-            # Runs are handed out one per free worker (none queued ahead), so Ctrl-C,
-            # which reaches the workers too, leaves no queued run to start afterwards.
-            queue, inflight = list(pending), {}
-
-            def submit_next() -> None:
-                s = queue.pop(0)
-                fut = pool.submit(_execute, run_fn, s.settings, str(out / "runs" / s.name))
-                inflight[fut] = s
-
-            try:
-                for _ in range(min(workers, len(queue))):
-                    submit_next()
-                while inflight:
-                    finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        s = inflight.pop(fut)
-                        try:
-                            result = fut.result()
-                        except Exception as exc:  # the worker died (killed, out of memory)
-                            err = f"{type(exc).__name__}: {exc}"
-                            atomic_write_bytes(out / "runs" / s.name / "error.txt", [err.encode()])
-                            result = {"status": "failed", "error": err}
-                        finish(s, result)
-                        if queue:
-                            submit_next()
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+    tasks = [RunTask(s.name, s.settings, str(out / "runs" / s.name)) for s in pending]
+    executor.run(run_fn, tasks, finish)
+    missing = [s.name for s in specs if s.name not in records]
+    if missing:  # an executor must report every run; never let one vanish from the table
+        raise RuntimeError(f"sweep: executor {executor.name!r} lost runs {missing}")
     results = [records[s.name] for s in specs]
     write_json(out / "results.json", results)
     return results

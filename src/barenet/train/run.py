@@ -162,9 +162,16 @@ def _json_config(cfg: dict) -> dict:
     return {k: v for k, v in cfg.items() if k != "callbacks" and v is not None}
 
 
-def run_training(config: dict, out_dir: str | os.PathLike) -> dict:
+def run_training(config: dict, out_dir: str | os.PathLike, *, comm=None) -> dict:
     """Train as ``config`` says (keys: see :data:`CONFIG_DEFAULTS`; ``model`` and
-    ``data`` required), write the run's files into ``out_dir``, return the metrics."""
+    ``data`` required), write the run's files into ``out_dir``, return the metrics.
+
+    ``comm`` (a :class:`barenet.distributed.Communicator`): train one model over its
+    ranks, data-parallel, ``batch_size`` being the global batch. Every rank reads the
+    data (and, to resume, the checkpoint in ``out_dir``); only rank 0 writes files,
+    prints and evaluates on the test set, and the other ranks return ``{"rank": r}``.
+    A divergence is then an error (raised on the rank that saw it), not a result."""
+    writer = comm is None or comm.rank == 0
     unknown = sorted(set(config) - set(CONFIG_DEFAULTS))
     if unknown:
         raise ValueError(
@@ -175,7 +182,8 @@ def run_training(config: dict, out_dir: str | os.PathLike) -> dict:
         raise ValueError("run_training: config needs 'model' and 'data'")
     t_start = time.perf_counter()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if writer:
+        out.mkdir(parents=True, exist_ok=True)
     seed = int(cfg["seed"] or 0)
     _seed(seed)
     d = load_data(cfg)
@@ -202,7 +210,9 @@ def run_training(config: dict, out_dir: str | os.PathLike) -> dict:
     # At most ~50 checkpoint writes a run: for 800 tiny sine epochs they would
     # otherwise take most of the time.
     every = max(1, int(cfg["epochs"]) // 50)
-    ckpt = ModelCheckpoint(out / "checkpoints", monitor=monitor, every=every)
+    ckpt = ModelCheckpoint(
+        out / "checkpoints", monitor=monitor, every=every, save_best=writer, save_last=writer
+    )
     callbacks: list[Callback] = [ckpt]
     sched = make_schedule(cfg["schedule"], int(cfg["epochs"]))
     if sched is not None:
@@ -212,6 +222,15 @@ def run_training(config: dict, out_dir: str | os.PathLike) -> dict:
     if cfg["record_grad_norms"]:
         callbacks.append(GradientNormRecorder())
     callbacks += list(cfg["callbacks"] or [])
+    if comm is not None:
+        from ..distributed import data_parallel
+
+        batches, opt, loss_fn, more = data_parallel(
+            comm, train, int(cfg["batch_size"]), opt, loss_fn, transform=transform, seed=seed
+        )
+        callbacks += more  # after the run's own: a checkpoint's callback order is kept
+    else:
+        batches = train
     resume = cfg["resume"]
     if resume is True:
         resume = ckpt.last_path if ckpt.last_path.is_file() else None
@@ -221,18 +240,20 @@ def run_training(config: dict, out_dir: str | os.PathLike) -> dict:
             model,
             loss_fn,
             opt,
-            train,
+            batches,
             val,
             epochs=int(cfg["epochs"]),
             batch_size=int(cfg["batch_size"]),
             transform=transform,
             callbacks=callbacks,
             seed=seed,
-            verbose=False if cfg["quiet"] else None,
+            verbose=False if cfg["quiet"] or not writer else None,
             task=d.task,
             resume=resume,
         )
     except TrainingDiverged as exc:
+        if comm is not None:  # the other ranks wait in a collective: end them all
+            raise
         history, error = exc.history, str(exc)
         if ckpt.last_path.is_file():
             load_checkpoint(ckpt.last_path, model)
@@ -240,11 +261,14 @@ def run_training(config: dict, out_dir: str | os.PathLike) -> dict:
             print(f"warning: {error}", file=sys.stderr)
     if history.stopped_reason == "interrupted":
         # No metrics.json: the run is not finished, and resume=True continues it.
-        history.save_json(out / "history.json")
+        if writer:
+            history.save_json(out / "history.json")
         msg = f"interrupted; checkpoint saved to {ckpt.last_path} (continue with resume)"
         if not cfg["quiet"]:
             print(msg, file=sys.stderr)
         raise KeyboardInterrupt(msg)
+    if not writer:
+        return {"rank": comm.rank}
     try:
         test = evaluate(model, loss_fn, d.x_test, d.y_test, task=d.task)
     except ValueError:  # only a diverged run without a usable checkpoint gets here

@@ -67,9 +67,14 @@ def run_study(
     figures: bool = True,
     run_fn: Callable | str | None = None,
     progress: Callable[[str], None] | None = print,
+    executor="pool",
+    address: str | None = None,
+    cpus_per_run: int = 1,
 ) -> Path:
     """Run study ``name`` into ``out_root/<name>`` (resuming finished runs), then
-    write its tables and figures; returns the study's folder."""
+    write its tables and figures; returns the study's folder. ``executor``,
+    ``address`` and ``cpus_per_run`` are :func:`~barenet.experiments.run_sweep`'s
+    (``executor`` a name or an :class:`~barenet.experiments.executors.Executor`)."""
     from ..sweep import DEFAULT_RUN_FN, run_sweep
 
     out = Path(out_root) / name
@@ -81,6 +86,9 @@ def run_study(
         overrides=overrides,
         run_fn=run_fn or DEFAULT_RUN_FN,
         progress=progress,
+        executor=executor,
+        address=address,
+        cpus_per_run=cpus_per_run,
     )
     files = finish_sweep(out, figures)
     if progress:
