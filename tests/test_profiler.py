@@ -114,11 +114,3 @@ def test_cli_profile_errors(capsys):
         main(["profile", "mlp", "--input-shape", "1,x"])
     assert info.value.code == 2
     assert "--input-shape" in capsys.readouterr().err
-
-
-def test_profile_keeps_freed_memory_like_fit(monkeypatch):
-    calls = []
-    monkeypatch.setattr("barenet.profiler.keep_freed_memory", lambda: calls.append(1) or True)
-    x, y = _data()
-    profile(_small_cnn(), x, y, repeats=1)
-    assert calls == [1]

@@ -15,8 +15,6 @@ import os
 import sys
 import traceback
 
-from ..core.malloc import keep_freed_memory
-
 # Sub-command modules, in the order ``barenet --help`` lists them.
 COMMANDS = [
     "demo",
@@ -157,7 +155,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         print("\nbarenet: error: name a command", file=sys.stderr)
         return EXIT_USAGE
-    keep_freed_memory()  # every command runs NumPy-heavy steps: no page faults per step
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import backend_name
 
-def as_input(layer, x, dtype=None) -> np.ndarray:
-    """``x`` as an ndarray in ``dtype`` (no copy when it already is one)."""
-    if not isinstance(x, np.ndarray):
+
+def pair(v, layer: str, name: str) -> tuple[int, int]:
+    """(a, b) from an int (a = b) or a pair of ints; ValueError naming ``layer``."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"{layer}: {name} must be an int or a pair, got {v!r}")
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def as_input(layer, x, dtype=None):
+    """``x`` as an array in ``dtype`` (no copy when it already is one). Arrays of another
+    array module (CuPy) stay in it; anything else goes through ``np.asarray``."""
+    if not isinstance(x, np.ndarray) and backend_name(x) == "numpy":
         try:
             x = np.asarray(x)
         except Exception as exc:  # noqa: BLE001 - re-raised with the layer's name
@@ -23,23 +35,22 @@ def as_input(layer, x, dtype=None) -> np.ndarray:
     return x
 
 
-def expect_shape(layer, x: np.ndarray, ndim: int, fixed: dict[int, int], pattern: str) -> None:
-    """Raise ValueError unless x has ``ndim`` axes and ``x.shape[i] == fixed[i]``."""
-    ok = x.ndim == ndim and all(x.shape[i] == n for i, n in fixed.items())
-    if not ok:
-        raise ValueError(f"{layer._label()}: expected {pattern}, got {tuple(x.shape)}")
-
-
-def check_backward(layer, dy, expected_shape: tuple[int, ...] | None) -> np.ndarray:
-    """dy must match the shape of the last forward's output."""
+def check_backward(layer, dy, expected_shape: tuple[int, ...] | None, dtype=None):
+    """dy as an array of the shape of the last forward's output; in ``dtype`` when given,
+    else in a float dtype (an integer dy becomes floating)."""
     if expected_shape is None:
         raise RuntimeError(f"{layer._label()}: backward called before forward")
-    dy = np.asarray(dy)
+    if not isinstance(dy, np.ndarray) and backend_name(dy) == "numpy":
+        dy = np.asarray(dy)
     if dy.shape != tuple(expected_shape):
         raise ValueError(
             f"{layer._label()}: backward expected dy of shape {tuple(expected_shape)} "
             f"(the forward output), got {dy.shape}"
         )
+    if dtype is not None:
+        return dy.astype(dtype, copy=False)
+    if dy.dtype.kind != "f":
+        return dy.astype(np.result_type(dy.dtype, np.float32))
     return dy
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from .config import get_default_dtype
+from .hooks import probe
 
 _REGISTRY: dict[str, type[Module]] = {}
 
@@ -25,6 +26,11 @@ def register(cls: type[Module]) -> type[Module]:
     """Class decorator: make a layer buildable from its JSON spec by name."""
     _REGISTRY[cls.__name__] = cls
     return cls
+
+
+def registered_types() -> dict[str, type[Module]]:
+    """Every module type a spec (and so a model file) can name, by name."""
+    return dict(_REGISTRY)
 
 
 def _short(value, limit: int = 80) -> str:
@@ -99,7 +105,14 @@ class Parameter:
 
 
 class Module:
-    """Base class of every layer and container."""
+    """Base class of every layer and container.
+
+    A layer defines ``forward`` and ``backward``; ``flops`` when it multiplies; and
+    ``init_weight``, the name of the parameter ``init.apply`` re-initialises (its
+    ``bias``, when present, is zeroed).
+    """
+
+    init_weight: str | None = None
 
     def __init__(self) -> None:
         object.__setattr__(self, "training", True)
@@ -138,10 +151,12 @@ class Module:
 
     # -- the two methods every module defines --------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
-        raise TypeError(f"{type(self).__name__} does not define forward")
+        """y for input x, caching what ``backward`` needs."""
+        raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        raise TypeError(f"{type(self).__name__} does not define backward")
+        """dL/dx for dy = dL/dy of the last forward; adds dL/dθ into each ``.grad``."""
+        raise NotImplementedError(f"{type(self).__name__} does not define backward")
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
@@ -164,6 +179,13 @@ class Module:
         for _, m in self.named_modules():
             yield m
 
+    def leaves(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) of every module without children, in tree order; a module
+        with no children is its own only leaf, named ""."""
+        for name, m in self.named_modules():
+            if not m._module_names:
+                yield name, m
+
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         for mod_name, mod in self.named_modules(prefix):
             for p in mod._param_names:
@@ -183,6 +205,15 @@ class Module:
 
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters())
+
+    def flops(self, in_shape: tuple[int, ...]) -> int:
+        """2 x the multiply-adds of one forward pass of one sample of ``in_shape`` (batch
+        excluded). Layers that multiply (Linear, Conv2d) override this; others count 0
+        (bias adds, activations, pooling and normalisation are not counted). A module
+        with children sums its leaves, each on the shape it receives."""
+        if not self._module_names:
+            return 0
+        return sum(row.module.flops(row.in_shape) for row in probe(self, in_shape))
 
     # -- modes and precision --------------------------------------------------
     def train(self, mode: bool = True) -> Module:

@@ -16,13 +16,14 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .. import runtime
+
 __all__ = ["Communicator", "abort_on_error", "init", "launched_size", "share_cores"]
 
 # Set by MPICH/Intel MPI (PMI), Open MPI, and PMIx launchers for every process.
 _SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE")
 _LOCAL_SIZE_VARS = ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE")
 _THREAD_VARS = ("BARENET_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-_limits = None  # the threadpoolctl limit set by share_cores, kept alive with the process
 
 
 def launched_size() -> int:
@@ -91,18 +92,13 @@ def share_cores() -> int | None:
     ``cores // ranks on this node`` becomes the thread count of barenet's kernels and
     of the BLAS, so that N ranks do not run N x cores threads. Returns the count set,
     or ``None`` when left alone (a variable set, or the local rank count unknown)."""
-    global _limits
     if any(os.environ.get(v) for v in _THREAD_VARS):
         return None
     local = next((os.environ[v] for v in _LOCAL_SIZE_VARS if os.environ.get(v, "").isdigit()), None)
     if local is None:
         return None
     threads = max(1, (os.cpu_count() or 1) // max(1, int(local)))
-    os.environ["BARENET_NUM_THREADS"] = str(threads)
-    with contextlib.suppress(ImportError):
-        from threadpoolctl import threadpool_limits
-
-        _limits = threadpool_limits(limits=threads)
+    runtime.pin_process_threads(threads)  # a process-wide setting: see barenet.runtime
     return threads
 
 

@@ -30,7 +30,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..core.config import set_rng_state
-from ..core.malloc import keep_freed_memory
 from ..core.module import Module
 from .callbacks import Callback
 from .history import History
@@ -164,7 +163,6 @@ def fit(
     ``"regression"`` (no accuracies). ``resume``: a checkpoint path (see
     :class:`ModelCheckpoint`): weights, optimizer, RNGs, data order, history and
     callback state are restored and training continues up to ``epochs``.
-    Freed memory is kept in the process from then on (see :mod:`barenet.core.malloc`).
     """
     from ..data import DataLoader
     from .checkpoint import load_checkpoint
@@ -173,7 +171,6 @@ def fit(
         raise ValueError(f"fit: task must be 'classification' or 'regression', got {task!r}")
     if int(epochs) < 0:
         raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
-    keep_freed_memory()
     if isinstance(train, DataLoader):
         loader = train
     else:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
+from ... import runtime
 from . import RunTask
-from .task import RunFn, execute, pinned_threads, record_failure, thread_env
+from .task import RunFn, execute, record_failure
 
 __all__ = ["PoolExecutor"]
 
@@ -21,11 +21,7 @@ def _init_worker(threads: int, started) -> None:
     """Pin BLAS to ``threads`` in a worker so N workers use N x threads cores."""
     global _started
     _started = started
-    os.environ.update(thread_env(threads))
-    with contextlib.suppress(ImportError):
-        from threadpoolctl import threadpool_limits
-
-        globals()["_limits"] = threadpool_limits(limits=threads)
+    runtime.pin_process_threads(threads)
 
 
 def _announce_and_execute(name: str, run_fn, settings: dict, run_dir: str) -> dict:
@@ -62,7 +58,7 @@ class PoolExecutor:
         """A pool of spawned workers and the queue on which they announce each start."""
         ctx = get_context("spawn")
         started = ctx.SimpleQueue()
-        with pinned_threads(self.cpus_per_run):  # spawned workers read these as BLAS loads
+        with runtime.pinned_threads(self.cpus_per_run):  # spawned workers read these as BLAS loads
             pool = ProcessPoolExecutor(
                 workers,
                 mp_context=ctx,

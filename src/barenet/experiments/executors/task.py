@@ -17,10 +17,11 @@ import json
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from ...io import atomic_write_bytes
+from ...runtime import pinned_threads
 
 __all__ = [
     "DEFAULT_RUN_FN",
@@ -35,16 +36,6 @@ __all__ = [
 
 DEFAULT_RUN_FN = "barenet.train:run_training"
 LAST_CHECKPOINT = "checkpoints/last.safetensors"  # where run_training keeps its last state
-THREAD_VARS = (
-    "BARENET_NUM_THREADS",
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
-
 RunFn = Callable[[dict, str], dict]
 
 
@@ -74,36 +65,6 @@ def resolve(run_fn: RunFn | str) -> RunFn:
     if not name:
         raise ValueError(f"sweep: run function must be 'module:function', got {run_fn!r}")
     return getattr(importlib.import_module(module), name)
-
-
-def thread_env(threads: int) -> dict[str, str]:
-    """The environment that makes BLAS and barenet use ``threads`` threads."""
-    return {v: str(int(threads)) for v in THREAD_VARS}
-
-
-@contextlib.contextmanager
-def pinned_threads(threads: int) -> Iterator[None]:
-    """Run the body with BLAS and barenet's kernels on ``threads`` threads.
-
-    The variables cover libraries loaded later; ``threadpoolctl`` resizes the BLAS
-    already loaded in this process. Both are restored afterwards (a Ray worker
-    process runs many tasks)."""
-    old = {v: os.environ.get(v) for v in THREAD_VARS}
-    os.environ.update(thread_env(threads))
-    limits = contextlib.nullcontext()
-    with contextlib.suppress(ImportError):
-        from threadpoolctl import threadpool_limits
-
-        limits = threadpool_limits(limits=int(threads))
-    try:
-        with limits:
-            yield
-    finally:
-        for v, val in old.items():
-            if val is None:
-                os.environ.pop(v, None)
-            else:
-                os.environ[v] = val
 
 
 def execute(run_fn: RunFn | str, settings: dict, run_dir: str, threads: int | None = None) -> dict:
