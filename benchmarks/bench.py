@@ -1,8 +1,10 @@
 """barenet against PyTorch CPU: training and inference throughput, peak memory, GFLOP/s.
 
     python benchmarks/bench.py [--quick] [--json PATH] [--threads 2] [--models mlp,cnn-deep]
+                               [--no-memory] [--no-own-loop]
 
-Both frameworks run the same three models with the same weights, batch and thread
+Both frameworks run the same three models (``barenet.models.build_model``; the PyTorch
+twin from ``barenet.testing.torch_twin``) with the same weights, batch and thread
 count in one process, interleaved repeat by repeat (barenet, then PyTorch), so a
 slow phase of the machine hits both; each repeat gives a ratio barenet/PyTorch and
 the table reports the medians. Each timed block runs the same number of steps for
@@ -12,7 +14,18 @@ state rather than in its threads' wake-up. Training = forward + loss + backward 
 inference = eval mode, batch 1000 (PyTorch under ``torch.inference_mode``).
 
 Both run with idle OpenBLAS threads asleep (``OPENBLAS_THREAD_TIMEOUT=4``) and freed
-memory kept in the process (``barenet.core.malloc``), as barenet's training sets up.
+memory kept in the process, as ``import barenet`` sets up (``barenet.runtime``). The
+training rows step the way ``fit`` does (no input gradient for the data).
+
+The "own loop" rows train each model in a fresh process that imports NumPy first, then
+barenet, then PyTorch, with none of the settings above made by hand, and runs the
+README's loop (``loss_fn(model(x), y)``, ``model.backward(loss_fn.backward())``,
+``opt.step()``, ``opt.zero_grad()``), against PyTorch in that same process: what a
+user's own script gets.
+
+FLOPs per image come from the model (``Module.flops`` of each layer, on the shape it
+receives): each layer's forward, plus its weight and input gradients in training,
+except the first weighted layer's input gradient.
 
 Peak memory of a training step is measured the same way for both frameworks: each
 runs in a fresh subprocess (glibc's mmap threshold fixed at 128 KiB, so freed buffers
@@ -30,6 +43,7 @@ reports its buffers to tracemalloc; PyTorch's allocator does not, hence RSS for 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import os
@@ -51,107 +65,52 @@ def _parse(argv=None):
     p.add_argument("--threads", type=int, default=2, help="BLAS / intra-op threads (default 2)")
     p.add_argument("--models", default="mlp,cnn-small,cnn-deep", help="comma-separated list")
     p.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
+    p.add_argument("--no-own-loop", action="store_true", help="skip the own-loop subprocesses")
     p.add_argument("--_mem", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
+    p.add_argument("--_own_loop", metavar="MODEL", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
-ARGS = _parse()
-# BLAS threads must be fixed before NumPy (and its OpenBLAS) is first imported.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = str(ARGS.threads)
-# What `import barenet` sets when it comes before NumPy (see barenet/__init__.py): idle
-# OpenBLAS threads sleep instead of spinning through the other framework's turn.
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+# NumPy, barenet and PyTorch are imported by _load(), once the thread count is in the
+# environment (the BLAS reads it when it loads).
+np = bn = optim = torch = tnn = None
 
-import numpy as np  # noqa: E402
 
-import barenet as bn  # noqa: E402
-from barenet import optim  # noqa: E402
-from barenet.core.malloc import keep_freed_memory  # noqa: E402
+def _load(numpy_first: bool = False) -> None:
+    """Import the frameworks: barenet first (as its own scripts do: its settings then
+    precede NumPy), or NumPy first (as a user's script may)."""
+    global np, bn, optim, torch, tnn
+    order = ("numpy", "barenet") if numpy_first else ("barenet", "numpy")
+    loaded = {name: importlib.import_module(name) for name in order}
+    np, bn = loaded["numpy"], loaded["barenet"]
+    optim = importlib.import_module("barenet.optim")
+    try:
+        import torch as torch_
+        import torch.nn as tnn_
+    except ImportError:  # the benchmark still measures barenet alone
+        return
+    torch, tnn = torch_, tnn_
 
-try:
-    import torch  # noqa: E402
-    import torch.nn as tnn  # noqa: E402
-except ImportError:  # the benchmark still measures barenet alone
-    torch = None
 
 BATCH = {"mlp": 64, "cnn-small": 64, "cnn-deep": 100}
 INFER_BATCH = 1000
 LR = 0.01
 
 
-# -- the three models, as lists of (kind, args) so both frameworks build the same net ----------
-def spec(name: str) -> list[tuple]:
-    if name == "mlp":
-        return [
-            ("flatten",),
-            ("linear", 784, 256),
-            ("leaky", 0.01),
-            ("linear", 256, 128),
-            ("leaky", 0.01),
-            ("linear", 128, 10),
-        ]
-    if name == "cnn-small":
-        return [
-            ("conv", 1, 32, 3, 1),
-            ("relu",),
-            ("pool", 2),
-            ("conv", 32, 64, 3, 1),
-            ("relu",),
-            ("pool", 2),
-            ("flatten",),
-            ("linear", 3136, 128),
-            ("relu",),
-            ("linear", 128, 10),
-        ]
-    if name == "cnn-deep":
-        layers, cin = [], 1
-        for (c1, p1), (c2, p2) in (((16, 0), (16, 0)), ((32, 0), (32, 0)), ((64, 1), (64, 1))):
-            layers += [
-                ("conv", cin, c1, 3, p1),
-                ("relu",),
-                ("conv", c1, c2, 3, p2),
-                ("relu",),
-                ("pool", 2),
-            ]
-            cin = c2
-        return layers + [
-            ("flatten",),
-            ("linear", 256, 50),
-            ("relu",),
-            ("dropout", 0.5),
-            ("linear", 50, 10),
-            ("dropout", 0.5),
-        ]
-    raise ValueError(f"bench: unknown model {name!r}")
+INPUT_SHAPE = (1, 28, 28)
+MODEL_ARGS = {"mlp": {"activation": "leaky_relu"}, "cnn-small": {}, "cnn-deep": {}}
 
 
-def build_barenet(name: str) -> bn.Sequential:
-    make = {
-        "conv": lambda ci, co, k, p: bn.Conv2d(ci, co, k, padding=p),
-        "linear": bn.Linear,
-        "relu": bn.ReLU,
-        "leaky": bn.LeakyReLU,
-        "pool": bn.MaxPool2d,
-        "flatten": bn.Flatten,
-        "dropout": bn.Dropout,
-    }
-    return bn.Sequential(*[make[k](*a) for k, *a in spec(name)])
+def build_barenet(name: str):
+    from barenet.models import build_model
+
+    return build_model(name, INPUT_SHAPE, 10, **MODEL_ARGS.get(name, {}))
 
 
-def build_torch(name: str, like: bn.Sequential):
-    make = {
-        "conv": lambda ci, co, k, p: tnn.Conv2d(ci, co, k, padding=p),
-        "linear": tnn.Linear,
-        "relu": tnn.ReLU,
-        "leaky": tnn.LeakyReLU,
-        "pool": tnn.MaxPool2d,
-        "flatten": tnn.Flatten,
-        "dropout": tnn.Dropout,
-    }
-    model = tnn.Sequential(*[make[k](*a) for k, *a in spec(name)])
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in like.state_dict().items()})
-    return model
+def build_torch(like):
+    from barenet.testing import torch_twin
+
+    return torch_twin(like, torch.float32)
 
 
 def data(name: str, n: int, seed: int = 0):
@@ -160,25 +119,18 @@ def data(name: str, n: int, seed: int = 0):
     return x, rng.integers(0, 10, n).astype(np.int64)
 
 
-def flops_per_image(name: str) -> float:
-    """Multiply-adds x2 of forward + backward GEMMs: forward, dW, and dx except the first layer."""
-    total, shape, first = 0.0, (1, 28, 28), True
-    for kind, *a in spec(name):
-        if kind == "conv":
-            ci, co, k, p = a
-            oh, ow = shape[1] + 2 * p - k + 1, shape[2] + 2 * p - k + 1
-            fwd = 2.0 * co * ci * k * k * oh * ow
-            shape = (co, oh, ow)
-        elif kind == "linear":
-            fwd = 2.0 * a[0] * a[1]
-            shape = (a[1],)
-        elif kind == "pool":
-            shape = (shape[0], shape[1] // 2, shape[2] // 2)
-            continue
-        else:
-            continue
-        total += fwd * (2 if first else 3)
-        first = False
+def flops_per_image(model) -> float:
+    """FLOPs of one training step per image: each layer's forward (``Module.flops``) and
+    its two gradients (weights, input) of the same cost, except the first weighted
+    layer's input gradient (the input is data)."""
+    from barenet.core.hooks import probe
+
+    total, first = 0.0, True
+    for row in probe(model, INPUT_SHAPE):
+        fwd = row.module.flops(row.in_shape)
+        if fwd:
+            total += fwd * (2 if first else 3)
+            first = False
     return total
 
 
@@ -204,9 +156,9 @@ class BarenetRunner:
 
 
 class TorchRunner:
-    def __init__(self, name, like):
+    def __init__(self, like):
         torch.manual_seed(0)
-        self.model = build_torch(name, like)
+        self.model = build_torch(like)
         self.loss = tnn.CrossEntropyLoss()
         self.opt = torch.optim.SGD(self.model.parameters(), lr=LR)
 
@@ -229,15 +181,12 @@ def timed(fn, steps: int) -> float:
     return time.perf_counter() - t0
 
 
-def block_steps(runners: dict, call: str, args_at: int, at_least: int, seconds: float) -> int:
+def block_steps(fns: list, at_least: int, seconds: float) -> int:
     """Steps per timed block: at least ``at_least``, and enough that a block of the slower
-    framework's steps lasts ``seconds`` (a cheap step timed 20 at a time measures the
-    wake-up of idle threads more than the step). Both frameworks get the same count."""
-    slowest = 0.0
-    for entry in runners.values():
-        r, a = entry[0], entry[args_at]
-        fn = getattr(r, call)
-        slowest = max(slowest, min(timed(lambda fn=fn, a=a: fn(*a), 1) for _ in range(3)))
+    framework's steps (``fns``: one step each) lasts ``seconds`` (a cheap step timed 20
+    at a time measures the wake-up of idle threads more than the step). Both frameworks
+    get the same count."""
+    slowest = max(min(timed(fn, 1) for _ in range(3)) for fn in fns)
     return max(at_least, math.ceil(seconds / max(slowest, 1e-9)))
 
 
@@ -250,14 +199,16 @@ def measure_model(
     bnr = BarenetRunner(name)
     runners = {"barenet": (bnr, (x, y), (xi,))}
     if torch is not None:
-        tr = TorchRunner(name, bnr.model)
+        tr = TorchRunner(bnr.model)
         runners["torch"] = (tr, (torch.from_numpy(x), torch.from_numpy(y)), (torch.from_numpy(xi),))
     for r, tr_args, inf_args in runners.values():  # warm-up: workspaces, caches, kernels
         for _ in range(3):
             r.train_step(*tr_args)
         r.infer(*inf_args)
-    steps = block_steps(runners, "train_step", 1, steps, block_seconds)
-    infer_steps = block_steps(runners, "infer", 2, infer_steps, block_seconds)
+    train_fns = [lambda r=r, a=a: r.train_step(*a) for r, a, _ in runners.values()]
+    infer_fns = [lambda r=r, a=a: r.infer(*a) for r, _, a in runners.values()]
+    steps = block_steps(train_fns, steps, block_seconds)
+    infer_steps = block_steps(infer_fns, infer_steps, block_seconds)
     train = {k: [] for k in runners}
     infer = {k: [] for k in runners}
     for _ in range(repeats):
@@ -268,7 +219,7 @@ def measure_model(
             )
     out = {
         "batch": b,
-        "flops_per_image": flops_per_image(name),
+        "flops_per_image": flops_per_image(bnr.model),
         "train_steps_per_repeat": steps,
         "infer_steps_per_repeat": infer_steps,
     }
@@ -285,6 +236,58 @@ def measure_model(
             [a / t for a, t in zip(infer["barenet"], infer["torch"])]
         )
     return out
+
+
+# -- own loop (run in a fresh subprocess per model, NumPy imported first) ---------------------
+def own_loop_child(name: str, repeats: int, steps: int, block_seconds: float) -> dict:
+    """The README's training loop, written as a user would, against PyTorch's step."""
+    b = BATCH[name]
+    x, y = data(name, b)
+    bn.seed(0)
+    model = build_barenet(name)
+    loss_fn = bn.SoftmaxCrossEntropy()
+    opt = optim.SGD(model.parameters(), lr=LR)
+
+    def step():
+        loss_fn(model(x), y)  # forward, then the loss
+        model.backward(loss_fn.backward())  # fills every .grad, returns dL/dx
+        opt.step()
+        opt.zero_grad()
+
+    fns = {"barenet": step}
+    if torch is not None:
+        tr = TorchRunner(model)
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+        fns["torch"] = lambda: tr.train_step(xt, yt)
+    for fn in fns.values():
+        for _ in range(3):
+            fn()
+    steps = block_steps(list(fns.values()), steps, block_seconds)
+    ips = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            ips[k].append(b * steps / timed(fn, steps))
+    out = {"batch": b, "steps_per_repeat": steps}
+    out.update({k: {"train_ips": statistics.median(v)} for k, v in ips.items()})
+    if "torch" in fns:
+        out["train_ratio"] = statistics.median(
+            [a / t for a, t in zip(ips["barenet"], ips["torch"])]
+        )
+    return out
+
+
+def measure_own_loop(name: str, threads: int, quick: bool) -> dict:
+    cmd = [sys.executable, __file__, "--threads", str(threads), "--_own_loop", name]
+    # none of the settings barenet makes (or this script made) before NumPy loaded
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MALLOC_", "BARENET_", "OPENBLAS_THREAD_TIMEOUT"))
+    }
+    res = subprocess.run(cmd + ["--quick"] * quick, capture_output=True, text=True, env=env)
+    if res.returncode != 0:
+        raise RuntimeError(f"own-loop run of {name} failed:\n{res.stderr}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def gemm_gflops(n: int = 2048, reps: int = 5) -> float:
@@ -311,7 +314,7 @@ def memory_child(framework: str, name: str) -> dict:
         r = BarenetRunner(name)
         args = (x, y)
     else:
-        r = TorchRunner(name, build_barenet(name))
+        r = TorchRunner(build_barenet(name))
         args = (torch.from_numpy(x), torch.from_numpy(y))
     out = {}
     cold = _rss_bytes()
@@ -377,20 +380,29 @@ def blas_info() -> list[dict]:
         return [{"note": "threadpoolctl not installed; BLAS threads set by environment"}]
 
 
-def main() -> int:
-    if ARGS._mem:
-        print(json.dumps(memory_child(*ARGS._mem)))
-        return 0
+def main(argv=None) -> int:
+    args = _parse(argv)
+    # BLAS threads must be fixed before NumPy (and its OpenBLAS) is first imported.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    _load(numpy_first=args._own_loop is not None)
     if torch is not None:
-        torch.set_num_threads(ARGS.threads)
-    # As barenet's fit and command line do; it applies to both frameworks' allocations.
-    info_malloc = keep_freed_memory()
-    repeats, steps, infer_steps, block = (3, 5, 1, 0.05) if ARGS.quick else (9, 20, 3, 0.25)
-    names = [m.strip() for m in ARGS.models.split(",") if m.strip()]
+        torch.set_num_threads(args.threads)
+    repeats, steps, infer_steps, block = (3, 5, 1, 0.05) if args.quick else (9, 20, 3, 0.25)
+    if args._mem:
+        print(json.dumps(memory_child(*args._mem)))
+        return 0
+    if args._own_loop:
+        print(json.dumps(own_loop_child(args._own_loop, repeats, steps, block)))
+        return 0
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [n for n in names if n not in BATCH]
+    if unknown:
+        raise SystemExit(f"bench: unknown model(s) {unknown}; choose from {sorted(BATCH)}")
     info = {
         "numpy": np.__version__,
         "torch": None if torch is None else torch.__version__,
-        "threads": ARGS.threads,
+        "threads": args.threads,
         "torch_threads": None if torch is None else torch.get_num_threads(),
         "blas": blas_info(),
         "machine": platform.processor() or platform.machine(),
@@ -400,7 +412,7 @@ def main() -> int:
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
         "OPENBLAS_THREAD_TIMEOUT": os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
-        "keep_freed_memory": info_malloc,
+        "keep_freed_memory": bn.runtime.keep_freed_memory(),
     }
     info["loadavg_at_start"] = os.getloadavg()[0]
     gemm = gemm_gflops()
@@ -414,15 +426,17 @@ def main() -> int:
             t = res["torch"]
             t["train_gflops"] = t["train_ips"] * res["flops_per_image"] / 1e9
             t["gemm_fraction"] = t["train_gflops"] / gemm
-        if not ARGS.no_memory:
-            res["memory_mb"] = {"barenet": measure_memory("barenet", name, ARGS.threads)}
+        if not args.no_own_loop:
+            res["own_loop"] = measure_own_loop(name, args.threads, args.quick)
+        if not args.no_memory:
+            res["memory_mb"] = {"barenet": measure_memory("barenet", name, args.threads)}
             if torch is not None:
-                res["memory_mb"]["torch"] = measure_memory("torch", name, ARGS.threads)
+                res["memory_mb"]["torch"] = measure_memory("torch", name, args.threads)
         results[name] = res
     info["loadavg_at_end"] = os.getloadavg()[0]
     report = {"info": info, "models": results}
     print(format_table(report))
-    path = ARGS.json or os.path.join(
+    path = args.json or os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "results", "latest.json"
     )
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -479,6 +493,14 @@ def format_table(report: dict) -> str:
             f"{fmt(t.get('train_gflops'), '.1f'):>5} ({fmt(t.get('gemm_fraction'), '.0%'):>3}) | "
             f"{mem_s:>16}"
         )
+        own = r.get("own_loop")
+        if own:
+            lines.append(
+                f"{'  own loop, NumPy imported first':<34} | "
+                f"{fmt(own['barenet']['train_ips']):>11} "
+                f"{fmt(own.get('torch', {}).get('train_ips')):>11} "
+                f"{fmt(own.get('train_ratio'), '.2f'):>6} |"
+            )
     return "\n".join(lines)
 
 

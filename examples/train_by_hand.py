@@ -5,6 +5,7 @@ from sklearn.datasets import load_digits
 
 import barenet as bn
 from barenet import optim
+from barenet.train import train_step
 
 bn.seed(0)
 digits = load_digits()
@@ -21,10 +22,8 @@ loss_fn = bn.SoftmaxCrossEntropy()
 opt = optim.Adam(model.parameters(), lr=1e-2)
 for epoch in range(20):
     for i in np.array_split(np.random.default_rng(epoch).permutation(1500), 47):
-        loss = loss_fn(model(x[i]), y[i])
-        model.backward(loss_fn.backward())
-        opt.step()
-        opt.zero_grad()
+        # forward, loss, backward, opt.step(), opt.zero_grad(): see train_step's docstring
+        loss = train_step(model, loss_fn, opt, x[i], y[i])
 model.eval()
 print(f"test accuracy {(model(x[1500:]).argmax(1) == y[1500:]).mean():.3f}")
 bn.save(model, "digits.safetensors")

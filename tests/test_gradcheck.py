@@ -85,3 +85,23 @@ def test_gradcheck_of_a_loss_with_a_wrong_gradient_fails():
     y, t = np.ones((2, 2)), np.zeros((2, 2))
     assert bn.gradcheck(bn.MSELoss(), y, t).ok
     assert not bn.gradcheck(BadMSE(), y, t).ok
+
+
+def test_a_failing_model_names_its_wrong_layer():
+    class HalfGradTanh(bn.Tanh):
+        def backward(self, dy):
+            return super().backward(dy) * 0.5
+
+    model = bn.Sequential(bn.Linear(3, 4), HalfGradTanh(), bn.Linear(4, 2), bn.Sigmoid())
+    res = bn.gradcheck(model, np.random.default_rng(2).standard_normal((5, 3)))
+    assert not res.ok
+    assert set(res.layer_errors) == {"0", "1", "2", "3"}
+    assert res.layer_errors["1"] > 0.4
+    assert max(res.layer_errors[k] for k in ("0", "2", "3")) < 1e-6
+    assert "each layer alone" in str(res)
+    assert bn.gradcheck(bn.Sequential(bn.Linear(3, 2)), np.ones((2, 3))).layer_errors == {}
+
+
+def test_an_input_in_another_memory_order_is_perturbed_like_any_other():
+    x = np.random.default_rng(3).standard_normal((4, 5)).T  # a transposed view
+    assert bn.gradcheck(bn.Linear(4, 2), x).ok

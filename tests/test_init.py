@@ -87,3 +87,20 @@ def test_default_layer_init_matches_torch_bounds():
     bound = 1 / math.sqrt(100)
     assert np.abs(lin.weight.data).max() <= bound and np.abs(lin.bias.data).max() <= bound
     assert lin.weight.data.std() == pytest.approx(bound / math.sqrt(3), rel=0.05)
+
+
+def test_apply_reinitialises_every_layer_that_names_its_weight():
+    class Scale(bn.Module):
+        """A layer of someone's own: y = x Wᵀ, its weight named for init.apply."""
+
+        init_weight = "kernel"
+
+        def __init__(self):
+            super().__init__()
+            self.kernel = bn.Parameter(np.zeros((64, 32)))
+            self.bias = bn.Parameter(np.ones(64))
+
+    model = bn.Sequential(Scale(), bn.ReLU())
+    init.apply(model, "he_normal", rng=np.random.default_rng(0))
+    w = model[0].kernel.data
+    assert abs(w.std() - np.sqrt(2 / 32)) < 0.03 and (model[0].bias.data == 0).all()

@@ -1,4 +1,5 @@
-"""Losses: values and gradients against PyTorch, overflow safety, and bad targets."""
+"""Losses: values and gradients against PyTorch and central differences, overflow safety,
+and bad targets."""
 
 from __future__ import annotations
 
@@ -164,3 +165,38 @@ def test_cross_entropy_rejects_non_integer_label_dtype():
 def test_mse_rejects_bad_input(y, t, match):
     with pytest.raises(ValueError, match=match):
         bn.MSELoss()(y, t)
+
+
+# -- gradient checks (central differences, float64) ------------------------------------------
+TOL = 1e-6
+
+
+def _x(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (1, 3)])
+def test_softmax_cross_entropy_gradcheck_int_labels(shape):
+    z = _x(shape, seed=2)
+    y = np.random.default_rng(0).integers(0, shape[1], shape[0])
+    res = bn.gradcheck(bn.SoftmaxCrossEntropy(), z, y)
+    assert res.max_error < TOL, str(res)
+
+
+def test_softmax_cross_entropy_gradcheck_onehot_and_soft():
+    z = _x((4, 3), seed=4)
+    onehot = np.eye(3)[[0, 2, 1, 2]]
+    soft = np.random.default_rng(5).dirichlet(np.ones(3), size=4)
+    for t in (onehot, soft):
+        res = bn.gradcheck(bn.SoftmaxCrossEntropy(), z, t)
+        assert res.max_error < TOL, str(res)
+    res = bn.gradcheck(bn.SoftmaxCrossEntropy(reduction="sum"), z, soft)
+    assert res.max_error < TOL, str(res)
+
+
+def test_mse_gradcheck():
+    y = _x((3, 4), seed=6)
+    t = _x((3, 4), seed=7)
+    for red in ("mean", "sum"):
+        res = bn.gradcheck(bn.MSELoss(red), y, t)
+        assert res.max_error < TOL, str(res)

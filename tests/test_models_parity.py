@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import barenet as bn
-from helpers import rel_err, run_both, tol, torch_twin, worst
+from barenet.testing import torch_twin
+from helpers import rel_err, run_both, tol, worst
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
@@ -98,7 +99,7 @@ class _MaskDropout(torch.nn.Module):
         self.layer = layer
 
     def forward(self, x):
-        return x * torch.from_numpy(self.layer._mask)
+        return x * torch.from_numpy(self.layer._cache)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -112,7 +113,7 @@ def test_deep_cnn_matches_torch_in_training_with_matched_dropout_masks(dtype):
     pairs = run_both(model, twin, _inputs("cnn-deep", dtype))
     key, err = worst(pairs)
     assert err < tol(dtype), f"{key} off by {err:.2e}"
-    masks = [m._mask for m in model if isinstance(m, bn.Dropout)]
+    masks = [m._cache for m in model if isinstance(m, bn.Dropout)]
     assert all(m is not None and (m == 0).any() for m in masks)
 
 

@@ -7,16 +7,13 @@ loss = loss_fn(model(x), y)
 model.backward(loss_fn.backward())
 """
 
-import os as _os
+from . import runtime
 
-# Set before NumPy loads OpenBLAS: its idle threads then go to sleep at once instead of
-# spinning for about 0.1 s after every parallel GEMM, which took a core from barenet's
-# convolution threads (and from any other program on the machine). Only effective when
-# barenet is imported before NumPy; a value already in the environment wins.
-_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+runtime.at_import()  # process-wide settings, each with its opt-out: see barenet/runtime.py
 
 from . import data, init, optim
 from .core.config import get_default_dtype, get_rng, seed, set_default_dtype
+from .core.dispatch import kernels
 from .core.module import Module, Parameter, Residual, Sequential, build
 from .ensemble import Ensemble
 from .export import ExportError, export_onnx
@@ -75,6 +72,7 @@ __all__ = [
     "get_rng",
     "gradcheck",
     "init",
+    "kernels",
     "load",
     "optim",
     "save",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .core import config
+from .core.hooks import wrap_leaves
 from .core.module import Module
 
 
@@ -28,6 +29,9 @@ class GradcheckResult:
     input_error: float
     param_errors: dict[str, float] = field(default_factory=dict)
     tol: float = 1e-6
+    # When a model with children fails: each leaf layer checked alone, on the input it
+    # received, so the broken backward shows by name.
+    layer_errors: dict[str, float] = field(default_factory=dict)
 
     @property
     def max_error(self) -> float:
@@ -48,6 +52,9 @@ class GradcheckResult:
             f"{'worst':<{w}}  {self.max_error:.3e}  ({'ok' if self.ok else 'FAILED'}"
             f" at tol {self.tol:g})"
         )
+        if self.layer_errors:
+            lines.append("each layer alone, on the input it received:")
+            lines += [f"  {name}  {err:.3e}" for name, err in self.layer_errors.items()]
         return "\n".join(lines)
 
 
@@ -71,6 +78,20 @@ def _rng_holders(obj) -> list[np.random.Generator]:
     return gens
 
 
+def _blame_layers(run, model: Module, x: np.ndarray, **kw) -> dict[str, float]:
+    """The worst error of each leaf layer checked alone, on the input it received in one
+    forward of the model (``core.hooks.wrap_leaves`` captures them)."""
+    inputs: dict[str, tuple[Module, np.ndarray]] = {}
+
+    def capture(name, leaf, call, xin):
+        inputs.setdefault(name or type(leaf).__name__, (leaf, np.array(xin, copy=True)))
+        return call(xin)
+
+    with wrap_leaves(model, forward=capture):
+        run(x)
+    return {name: gradcheck(leaf, xin, **kw).max_error for name, (leaf, xin) in inputs.items()}
+
+
 def gradcheck(
     module_or_fn,
     x: np.ndarray,
@@ -87,10 +108,13 @@ def gradcheck(
     ``module_or_fn`` is a Module (checked on a float64 copy, left untouched), a
     loss (called as ``loss(x, target)``), or any object with ``__call__(x)`` and
     ``backward(dy)``. Randomness (dropout masks) is replayed identically for every
-    evaluation. Returns a GradcheckResult; raises AssertionError when
-    ``raise_on_failure`` and the worst error exceeds ``tol``.
+    evaluation. When a model with children fails, each of its leaf layers is also
+    checked alone (``layer_errors``). Returns a GradcheckResult; raises AssertionError
+    when ``raise_on_failure`` and the worst error exceeds ``tol``.
     """
-    x = np.array(x, dtype=np.float64, copy=True)
+    x = np.array(
+        x, dtype=np.float64, order="C", copy=True
+    )  # perturbed in place, element by element
     obj = module_or_fn
     if isinstance(obj, Module):
         obj = copy.deepcopy(obj).to(np.float64)
@@ -126,16 +150,15 @@ def gradcheck(
     analytic = {name: p.grad.copy() for name, p in params}
 
     def numeric(arr: np.ndarray) -> np.ndarray:
-        g = np.zeros_like(arr, dtype=np.float64)
-        flat, gflat = arr.reshape(-1), g.reshape(-1)
-        for i in range(flat.size):
-            old = flat[i]
-            flat[i] = old + eps
+        g = np.zeros(arr.shape, dtype=np.float64)
+        for i in np.ndindex(arr.shape):  # in place, whatever arr's memory order
+            old = arr[i]
+            arr[i] = old + eps
             fp = scalar(x)
-            flat[i] = old - eps
+            arr[i] = old - eps
             fm = scalar(x)
-            flat[i] = old
-            gflat[i] = (fp - fm) / (2 * eps)
+            arr[i] = old
+            g[i] = (fp - fm) / (2 * eps)
         return g
 
     pairs = {"input": (dx, numeric(x))}
@@ -144,6 +167,8 @@ def gradcheck(
     floor = 1e-3 * max(max(_scale(a), _scale(n)) for a, n in pairs.values())
     errors = {name: _rel_error(a, n, floor) for name, (a, n) in pairs.items()}
     result = GradcheckResult(input_error=errors.pop("input"), param_errors=errors, tol=tol)
+    if not result.ok and isinstance(obj, Module) and obj._module_names:
+        result.layer_errors = _blame_layers(run, obj, x, eps=eps, tol=tol, seed=seed)
     restore()
     if raise_on_failure and not result.ok:
         raise AssertionError(f"gradcheck failed:\n{result}")

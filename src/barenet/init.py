@@ -114,7 +114,8 @@ SCHEMES = {
 
 
 def apply(model: Module, scheme: str = "he_normal", nonlinearity: str = "relu", rng=None):
-    """Re-initialise every Linear/Conv2d weight of ``model`` with ``scheme``; biases to 0.
+    """Re-initialise the weight of every layer that names one (``Module.init_weight``:
+    Linear, Conv2d) with ``scheme``, and set its bias to 0.
 
     ``scheme`` is one of ``he_normal``, ``he_uniform``, ``xavier_normal``,
     ``xavier_uniform``. Returns the model.
@@ -123,8 +124,8 @@ def apply(model: Module, scheme: str = "he_normal", nonlinearity: str = "relu", 
         raise ValueError(f"init.apply: unknown scheme {scheme!r}; choose from {sorted(SCHEMES)}")
     fn = SCHEMES[scheme]
     for m in model.modules():
-        w = m.__dict__.get("weight")
-        if type(m).__name__ in ("Linear", "Conv2d") and isinstance(w, Parameter):
+        w = m.__dict__.get(m.init_weight) if m.init_weight else None
+        if isinstance(w, Parameter):
             if scheme.startswith("he"):
                 fn(w, nonlinearity=nonlinearity, rng=rng)
             else:  # Glorot's own setting: gain 1, whatever the activation

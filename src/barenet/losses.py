@@ -7,6 +7,8 @@ import numbers
 
 import numpy as np
 
+from .core.dispatch import kernels_for
+
 
 class Loss:
     """Base: keeps the gradient of the last call for ``backward``."""
@@ -42,6 +44,7 @@ class SoftmaxCrossEntropy(Loss):
     dL/dz = (softmax(z) Σₖ tₙₖ - t) / N
     ``label_smoothing`` ε (PyTorch's definition) trains against t' = (1 - ε) t + ε / K,
     t one-hot for int labels: the same formulas with t' in place of t.
+    The kernel is ``reference.loss.softmax_cross_entropy``; this class checks the input.
     """
 
     def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0):
@@ -81,39 +84,18 @@ class SoftmaxCrossEntropy(Loss):
                 raise ValueError(
                     f"SoftmaxCrossEntropy: labels must be in [0, {k}), got {bad[:5].tolist()}"
                 )
-            onehot = None
         elif t.shape == z.shape:
             t = _float_array("SoftmaxCrossEntropy target", t).astype(z.dtype, copy=False)
             if not np.isfinite(t).all():
                 raise ValueError("SoftmaxCrossEntropy: target contains NaN or inf")
-            onehot = t
         else:
             raise ValueError(
                 f"SoftmaxCrossEntropy: target must be labels ({n},) or probabilities "
                 f"{z.shape}, got {t.shape}"
             )
-        if self.label_smoothing:
-            if onehot is None:
-                onehot = np.zeros_like(z)
-                onehot[np.arange(n), t] = 1
-            eps = z.dtype.type(self.label_smoothing)
-            onehot = onehot * (1 - eps) + eps / k
-        shifted = z - z.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
-        s = e.sum(axis=1, keepdims=True)
-        logp = shifted - np.log(s)
-        p = e / s
-        if onehot is None:
-            per = -logp[np.arange(n), t]
-            grad = p.copy()
-            grad[np.arange(n), t] -= 1
-        else:
-            per = -(onehot * logp).sum(axis=1)
-            grad = p * onehot.sum(axis=1, keepdims=True) - onehot
-        scale = 1.0 / n if self.reduction == "mean" else 1.0
-        grad *= z.dtype.type(scale)
-        self._grad, self.probs = grad, p
-        return float(per.sum() * scale)
+        kernels = kernels_for("softmax_cross_entropy", z)
+        loss, self._grad, self.probs = kernels.forward(z, t, self.reduction, self.label_smoothing)
+        return loss
 
 
 class MSELoss(Loss):

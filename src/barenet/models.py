@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from . import init as _init
+from .core.memory import check_forward_fits
 from .core.module import Module, Residual, Sequential
 from .layers import (
     AvgPool2d,
@@ -76,6 +77,7 @@ def _out_shape(layers: Sequence[Module], input_shape: tuple[int, ...], who: str)
     """Shape of one sample after ``layers`` (a zero forward in eval mode)."""
     probe = Sequential(*layers)
     probe.eval()
+    check_forward_fits(probe, (1, *input_shape), probe.dtype, f"{who}: one sample of {input_shape}")
     try:
         y = probe.forward(np.zeros((1, *input_shape), dtype=probe.dtype))
     except ValueError as exc:
@@ -83,6 +85,24 @@ def _out_shape(layers: Sequence[Module], input_shape: tuple[int, ...], who: str)
     finally:
         probe.train()
     return y.shape[1:]
+
+
+def _is_count(v) -> bool:
+    """An int >= 0 (bools and floats are not)."""
+    return not isinstance(v, bool) and isinstance(v, (int, np.integer)) and v >= 0
+
+
+def _size(who: str, name: str, v) -> int:
+    """A layer width or channel count from the caller: a positive int, never rounded."""
+    if not _is_count(v) or v < 1:
+        raise ValueError(f"{who}: {name} must be positive integers, got {v!r:.40}")
+    return int(v)
+
+
+def _sizes(who: str, name: str, values) -> list[int]:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{who}: {name} must be a list of positive integers, got {values!r:.40}")
+    return [_size(who, name, v) for v in values]
 
 
 def _image_shape(who: str, input_shape) -> tuple[int, int, int]:
@@ -107,14 +127,14 @@ def mlp(
     ``[prod(input_shape), *hidden, num_classes]``."""
     d_in = int(np.prod(input_shape))
     if widths is not None:
-        widths = [int(w) for w in widths]
+        widths = _sizes("mlp", "widths", widths)
         if len(widths) < 2 or widths[0] != d_in or widths[-1] != num_classes:
             raise ValueError(
                 f"mlp: widths {widths} must start with the input size {d_in} and end with "
                 f"the output size {num_classes}"
             )
     else:
-        widths = [d_in, *(int(h) for h in hidden), int(num_classes)]
+        widths = [d_in, *_sizes("mlp", "hidden", hidden), int(num_classes)]
     layers: list[Module] = [Flatten()] if len(tuple(input_shape)) > 1 else []
     for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
         layers.append(Linear(a, b))
@@ -138,6 +158,7 @@ def _cnn(
     who: str = "cnn-small",
 ) -> Sequential:
     c, _, _ = _image_shape(who, input_shape)
+    channels, hidden = _sizes(who, "channels", channels), _size(who, "hidden", hidden)
     feats: list[Module] = []
     for c_out in channels:
         feats.append(Conv2d(c, int(c_out), 3, padding=1))
@@ -186,13 +207,16 @@ def cnn_deep(
     ``convs`` convolutions (the depth study), with a 2x2 max-pool after every
     second one and after the last."""
     c, h, w = _image_shape("cnn-deep", input_shape)
+    channels, hidden = _sizes("cnn-deep", "channels", channels), _size("cnn-deep", "hidden", hidden)
     if len(channels) != 6:
         raise ValueError(f"cnn-deep: expected 6 conv channel counts, got {list(channels)}")
-    if not 1 <= int(convs) <= 6:
-        raise ValueError(f"cnn-deep: convs must be in 1..6, got {convs}")
+    if not _is_count(convs) or not 1 <= convs <= 6:
+        raise ValueError(f"cnn-deep: convs must be an integer in 1..6, got {convs!r:.40}")
     if paddings is None:
         # The reports' layout needs ((s - 4) // 2 - 4) // 2 >= 2, i.e. s >= 20.
         paddings = (0, 0, 0, 0, 1, 1) if min(h, w) >= 20 else (1,) * 6
+    elif not all(_is_count(p) for p in paddings):
+        raise ValueError(f"cnn-deep: paddings must be integers >= 0, got {paddings!r:.60}")
     n = int(convs)
     feats: list[Module] = []
     for i, (c_out, p) in enumerate(zip(channels[:n], paddings[:n])):
@@ -215,6 +239,7 @@ def cnn_deep(
 def cnn_res(input_shape, num_classes: int, channels: int = 32, hidden: int = 128) -> Sequential:
     """One residual block with a projection shortcut, then a two-layer head."""
     c, _, _ = _image_shape("cnn-res", input_shape)
+    channels, hidden = _size("cnn-res", "channels", channels), _size("cnn-res", "hidden", hidden)
     body = Sequential(
         Conv2d(c, channels, 3, padding=1),
         BatchNorm2d(channels),

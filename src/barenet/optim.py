@@ -38,6 +38,7 @@ class Optimizer:
             self._check(group)
             self.param_groups.append(group)
         self.state: dict[int, dict] = {}  # keyed by the parameter's index over all groups
+        self.step_count = 0  # completed step() calls: a step stopped part-way does not count
 
     def _check(self, group: dict) -> None:
         if group["lr"] < 0:
@@ -72,9 +73,10 @@ class Optimizer:
             st = self.state.setdefault(i, {"step": 0})
             st["step"] += 1
             self._update(p, p.grad, st, group)
+        self.step_count += 1
 
     def _update(self, p: Parameter, g: np.ndarray, state: dict, group: dict) -> None:
-        raise TypeError(f"{type(self).__name__} does not define an update rule")
+        raise NotImplementedError(f"{type(self).__name__} does not define an update rule")
 
     def state_dict(self) -> dict:
         """{"state": {index: {name: array or number}}, "param_groups": [hyperparameters]}."""

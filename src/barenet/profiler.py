@@ -3,10 +3,10 @@
 ``profile(model, x, y)`` wraps the forward and backward of every leaf module with a
 timer, runs a warm-up step and ``repeats`` timed steps (forward, loss, backward),
 and returns a table of the median forward and backward time of each layer, its
-share of the step and its output shape. Like ``fit``, it first keeps freed memory in
-the process (``core.malloc``), so that steps are timed without page faults. The model
-is left as it was found: the wrappers are removed, and parameters, gradients, buffers
-(BatchNorm statistics) and random generators (Dropout) are restored afterwards.
+share of the step and its output shape (the timers are ``core.hooks.wrap_leaves``).
+The model is left as it was found: the wrappers are removed, and parameters,
+gradients, buffers (BatchNorm statistics) and random generators (Dropout) are
+restored afterwards.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .core.config import get_rng_state, set_rng_state
-from .core.malloc import keep_freed_memory
+from .core.hooks import wrap_leaves
 from .core.module import Module
 from .losses import Loss, SoftmaxCrossEntropy
 
@@ -70,22 +70,26 @@ class ProfileResult:
         return out
 
     def __str__(self) -> str:
+        # Columns as wide as their longest entry: names and labels are never cut.
+        nw = max([14] + [len(r.name) for r in self.rows])
+        tw = max([24] + [len(r.layer) for r in self.rows])
         head = (
-            f"{'layer':<14} {'type':<24} {'forward ms':>10} {'backward ms':>11} "
+            f"{'layer':<{nw}} {'type':<{tw}} {'forward ms':>10} {'backward ms':>11} "
             f"{'share':>6}  output"
         )
         lines = [head, "-" * len(head)]
         for r in self.rows:
             lines.append(
-                f"{r.name:<14} {r.layer[:24]:<24} {r.forward_s * 1e3:>10.3f} "
+                f"{r.name:<{nw}} {r.layer:<{tw}} {r.forward_s * 1e3:>10.3f} "
                 f"{r.backward_s * 1e3:>11.3f} {self.share(r):>6.1%}  {r.output_shape}"
             )
         den = self.step_s if self.step_s > 0 else 1.0
         lines.append(
-            f"{'(loss)':<14} {'':<24} {self.loss_s * 1e3:>10.3f} {'':>11} {self.loss_s / den:>6.1%}"
+            f"{'(loss)':<{nw}} {'':<{tw}} {self.loss_s * 1e3:>10.3f} {'':>11} "
+            f"{self.loss_s / den:>6.1%}"
         )
         lines.append(
-            f"{'(other)':<14} {'':<24} {self.other_s * 1e3:>10.3f} {'':>11} "
+            f"{'(other)':<{nw}} {'':<{tw}} {self.other_s * 1e3:>10.3f} {'':>11} "
             f"{self.other_s / den:>6.1%}"
         )
         lines.append("-" * len(head))
@@ -99,44 +103,13 @@ class ProfileResult:
         return "\n".join(lines)
 
 
-def _leaves(model: Module) -> list[tuple[str, Module]]:
-    return [(n or type(m).__name__, m) for n, m in model.named_modules() if not m._module_names]
-
-
 class _Timer:
-    """Replaces a module's forward/backward by timed calls of the original methods."""
+    """Forward and backward times of one leaf layer, and its last output shape."""
 
-    def __init__(self, module: Module):
-        self.module = module
+    def __init__(self) -> None:
         self.fwd: list[float] = []
         self.bwd: list[float] = []
         self.shape: tuple[int, ...] = ()
-        self._saved = {
-            k: module.__dict__[k] for k in ("forward", "backward") if k in module.__dict__
-        }
-        fwd, bwd = module.forward, module.backward
-
-        def forward(x):
-            t0 = time.perf_counter()
-            y = fwd(x)
-            self.fwd.append(time.perf_counter() - t0)
-            self.shape = tuple(np.shape(y))
-            return y
-
-        def backward(dy):
-            t0 = time.perf_counter()
-            dx = bwd(dy)
-            self.bwd.append(time.perf_counter() - t0)
-            return dx
-
-        object.__setattr__(module, "forward", forward)
-        object.__setattr__(module, "backward", backward)
-
-    def restore(self) -> None:
-        for k in ("forward", "backward"):
-            self.module.__dict__.pop(k, None)
-            if k in self._saved:
-                object.__setattr__(self.module, k, self._saved[k])
 
     def reset(self) -> None:
         self.fwd.clear()
@@ -189,35 +162,48 @@ def profile(
         loss_fn = SoftmaxCrossEntropy()
     if loss_fn is not None and y is None:
         raise ValueError("profile: a loss_fn needs targets y")
-    keep_freed_memory()  # as fit does: time the layers, not the page faults of fresh memory
     snap = _snapshot(model)
-    timers = [(name, m, _Timer(m)) for name, m in _leaves(model)]
+    timers = {id(m): (name or type(m).__name__, m, _Timer()) for name, m in model.leaves()}
+
+    def timed_forward(_name, m, call, x):
+        t0 = time.perf_counter()
+        y = call(x)
+        timer = timers[id(m)][2]
+        timer.fwd.append(time.perf_counter() - t0)
+        timer.shape = tuple(np.shape(y))
+        return y
+
+    def timed_backward(_name, m, call, dy):
+        t0 = time.perf_counter()
+        dx = call(dy)
+        timers[id(m)][2].bwd.append(time.perf_counter() - t0)
+        return dx
+
     walls, losses = [], []
     wanted = model.needs_input_grad
     model.needs_input_grad = False  # as in training: x is data, dL/dx is not computed
     try:
-        for i in range(int(repeats) + 1):
-            if i == 1:
-                for *_, t in timers:
-                    t.reset()
-                walls.clear()
-                losses.clear()
-            t0 = time.perf_counter()
-            out = model.forward(x)
-            t1 = time.perf_counter()
-            if loss_fn is not None:
-                loss_fn(out, y)
-                dy = loss_fn.backward()
-            else:
-                dy = np.ones_like(out)
-            t2 = time.perf_counter()
-            model.backward(dy)
-            walls.append(time.perf_counter() - t0)
-            losses.append(t2 - t1)
+        with wrap_leaves(model, forward=timed_forward, backward=timed_backward):
+            for i in range(int(repeats) + 1):
+                if i == 1:
+                    for *_, t in timers.values():
+                        t.reset()
+                    walls.clear()
+                    losses.clear()
+                t0 = time.perf_counter()
+                out = model.forward(x)
+                t1 = time.perf_counter()
+                if loss_fn is not None:
+                    loss_fn(out, y)
+                    dy = loss_fn.backward()
+                else:
+                    dy = np.ones_like(out)
+                t2 = time.perf_counter()
+                model.backward(dy)
+                walls.append(time.perf_counter() - t0)
+                losses.append(t2 - t1)
     finally:
         model.needs_input_grad = wanted
-        for *_, t in timers:
-            t.restore()
         _restore(model, snap)
     rows = [
         LayerTiming(
@@ -227,7 +213,7 @@ def profile(
             statistics.median(t.bwd) if t.bwd else 0.0,
             t.shape,
         )
-        for name, m, t in timers
+        for name, m, t in timers.values()
     ]
     loss_s = statistics.median(losses)
     step = max(statistics.median(walls), loss_s + sum(r.total_s for r in rows))

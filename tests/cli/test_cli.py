@@ -145,17 +145,17 @@ def test_summary_totals_match_num_parameters(trained, capsys):
 
 
 @pytest.mark.parametrize(
-    "argv, match",
+    "argv, match, code",
     [
-        (["train", "nope", "--data", "digits", "--out", "x"], "unknown model 'nope'"),
-        (["train", "mlp", "--data", "kaggle", "--out", "x"], "data_dir is required"),
-        (["evaluate", "missing.safetensors"], "no such model file"),
-        (["summary", "cnn-small", "--input-shape", "1,2,2"], "too small"),
+        (["train", "nope", "--data", "digits", "--out", "x"], "unknown model 'nope'", 1),
+        (["train", "mlp", "--data", "kaggle", "--out", "x"], "data_dir is required", 1),
+        (["evaluate", "missing.safetensors"], "no such model file", 4),
+        (["summary", "cnn-small", "--input-shape", "1,2,2"], "too small", 1),
     ],
 )
-def test_user_errors_give_one_clear_line(argv, match, capsys, tmp_path, monkeypatch):
+def test_user_errors_give_one_clear_line(argv, match, code, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(argv) == 1
+    assert main(argv) == code
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"barenet {argv[0]}: error:")
     assert re.search(match, err[0])
@@ -189,3 +189,26 @@ def test_python_dash_m_entry_point():
         timeout=60,
     )
     assert r.returncode == 0 and "Total parameters: 43 " in r.stdout
+
+
+def test_train_refuses_bad_settings_and_a_missing_checkpoint_before_running(tmp_path, capsys):
+    from barenet import cli
+
+    base = ["train", "mlp", "--data", "digits", "--quiet", "--out"]
+    # a setting only the config knows the range of (flags are checked by argparse)
+    args = [*base, str(tmp_path / "a"), "--model-args", '{"dropout": 1.5}']
+    assert main(args) == cli.EXIT_INPUT
+    assert "model_args.dropout must be a finite number in [0, 1)" in capsys.readouterr().err
+    assert main([*base, str(tmp_path / "c"), "--resume"]) == cli.EXIT_FILES
+    assert "resume: no checkpoint" in capsys.readouterr().err
+    assert not any((tmp_path / d).exists() for d in "ac")
+
+
+def test_train_on_all_of_a_kaggle_csv(tmp_path, capsys):
+    _kaggle_csvs(tmp_path)
+    args = ["train", "mlp", "--data", "kaggle", "--data-dir", str(tmp_path), "--epochs", "1"]
+    args += ["--test-fraction", "0", "--val-fraction", "0", "--out", str(tmp_path / "final")]
+    assert main(args) == 0
+    assert "no test split" in capsys.readouterr().out
+    m = json.loads((tmp_path / "final/metrics.json").read_text())
+    assert m["n_train"] == 60 and m["n_val"] == 0 and m["n_test"] == 0

@@ -97,19 +97,19 @@ def test_predict_on_images_with_an_ensemble(members, capsys, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "argv, match",
+    "argv, match, code",
     [
-        (["evaluate", "{a}", "{digits}"], r"d/model\.safetensors and .*a/model\.safetensors "),
-        (["predict", "{a}", "{digits}", "x.csv"], "disagree on the input shape: \\[1, 8, 8\\]"),
-        (["predict", "x.png", "{a}"], "no inputs given"),
-        (["predict", "nope.png", "img.png"], "nope.png"),
-        (["predict", "{a}", "{b}"], "no inputs given"),
+        (["evaluate", "{a}", "{digits}"], r"d/model\.safetensors and .*a/model\.safetensors ", 1),
+        (["predict", "{a}", "{digits}", "x.csv"], "disagree on the input shape: \\[1, 8, 8\\]", 1),
+        (["predict", "x.png", "{a}"], "no inputs given", 1),
+        (["predict", "nope.png", "img.png"], "no such model file: nope.png", 4),
+        (["predict", "{a}", "{b}"], "no inputs given", 1),
     ],
 )
-def test_ensemble_errors_are_one_clear_line(members, argv, match, capsys):
+def test_ensemble_errors_are_one_clear_line(members, argv, match, code, capsys):
     _, a, b, _, digits = members
     argv = [s.format(a=a, b=b, digits=digits) for s in argv]
-    assert main(argv) == 1
+    assert main(argv) == code
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"barenet {argv[0]}: error:")
     assert re.search(match, err[0])

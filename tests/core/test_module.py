@@ -1,4 +1,6 @@
-"""The Module tree: precision, gradient accumulation, untouched dy, seeding, state dicts."""
+"""The Module tree: precision, seeding, state dicts, specs, the input gradient switch.
+
+(Every layer case's untouched dy, gradient accumulation and dtype rule: test_cases.py.)"""
 
 from __future__ import annotations
 
@@ -8,77 +10,8 @@ import pytest
 import barenet as bn
 
 
-def every_layer() -> dict[str, tuple[bn.Module, tuple[int, ...]]]:
-    """One instance of each layer type (and the containers) with a fitting input shape."""
-    return {
-        "Linear": (bn.Linear(4, 3), (2, 4)),
-        "Conv2d": (bn.Conv2d(2, 3, 3, stride=2, padding=1), (2, 2, 5, 5)),
-        "MaxPool2d": (bn.MaxPool2d(2), (2, 2, 4, 4)),
-        "MaxPool2d-overlap": (bn.MaxPool2d(3, 2), (2, 2, 5, 5)),
-        "AvgPool2d": (bn.AvgPool2d(2), (2, 2, 4, 4)),
-        "AvgPool2d-overlap": (bn.AvgPool2d(3, 2), (2, 2, 5, 5)),
-        "GlobalAvgPool2d": (bn.GlobalAvgPool2d(), (2, 2, 3, 3)),
-        "Flatten": (bn.Flatten(), (2, 2, 3)),
-        "ReLU": (bn.ReLU(), (3, 4)),
-        "LeakyReLU": (bn.LeakyReLU(), (3, 4)),
-        "Sigmoid": (bn.Sigmoid(), (3, 4)),
-        "Tanh": (bn.Tanh(), (3, 4)),
-        "Softmax": (bn.Softmax(), (3, 4)),
-        "Dropout": (bn.Dropout(0.3), (3, 4)),
-        "BatchNorm1d": (bn.BatchNorm1d(4), (3, 4)),
-        "BatchNorm2d": (bn.BatchNorm2d(2), (2, 2, 3, 3)),
-        "Residual-relu-first": (
-            bn.Residual(bn.Sequential(bn.ReLU(), bn.Linear(4, 4), bn.ReLU())),
-            (3, 4),
-        ),
-        "Residual-projection": (
-            bn.Residual(
-                bn.Sequential(bn.Conv2d(2, 3, 3, padding=1), bn.ReLU()),
-                bn.Sequential(bn.Conv2d(2, 3, 1), bn.BatchNorm2d(3)),
-            ),
-            (2, 2, 3, 3),
-        ),
-        "Sequential": (bn.Sequential(bn.Linear(4, 5), bn.ReLU(), bn.Linear(5, 2)), (3, 4)),
-    }
-
-
-LAYER_NAMES = sorted(every_layer())
-
-
 def _x(shape, dtype=np.float32, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-
-
-@pytest.mark.parametrize("name", LAYER_NAMES)
-def test_backward_never_writes_into_dy(name):
-    layer, shape = every_layer()[name]
-    y = layer(_x(shape))
-    dy = _x(y.shape, seed=1)
-    dy[..., 0] = -1.0  # negative entries: a ReLU that zeroes dy in place would show
-    before = dy.copy()
-    dx = layer.backward(dy)
-    np.testing.assert_array_equal(dy, before)
-    assert dx.shape == shape
-
-
-@pytest.mark.parametrize("name", LAYER_NAMES)
-def test_backward_accumulates_into_grad(name):
-    layer, shape = every_layer()[name]
-    if isinstance(layer, bn.Dropout):
-        layer.eval()
-    x = _x(shape)
-    y = layer(x)
-    dy = _x(y.shape, seed=2)
-    layer.zero_grad()
-    dx1 = layer.backward(dy)
-    once = {k: p.grad.copy() for k, p in layer.named_parameters()}
-    layer(x)
-    dx2 = layer.backward(dy)
-    np.testing.assert_array_equal(dx1, dx2)
-    for k, p in layer.named_parameters():
-        np.testing.assert_allclose(p.grad, 2 * once[k], rtol=1e-5, atol=1e-6)
-    layer.zero_grad()
-    assert all((p.grad == 0).all() for p in layer.parameters())
 
 
 def test_residual_identity_gradient_survives_a_relu_first_body():
@@ -87,21 +20,6 @@ def test_residual_identity_gradient_survives_a_relu_first_body():
     x = np.array([[-1.0, 2.0, -3.0]], np.float32)
     dx = block.backward(np.ones_like(block(x)))
     np.testing.assert_array_equal(dx, [[1.0, 2.0, 1.0]])
-
-
-@pytest.mark.parametrize("name", LAYER_NAMES)
-def test_layers_compute_in_their_parameter_dtype(name):
-    """With parameters: their dtype wins. Without: the input's float dtype passes through."""
-    layer, shape = every_layer()[name]
-    has_params = bool(layer.parameters())
-    for model_dt in (np.float32, np.float64):
-        layer.to(model_dt)
-        for in_dt in (np.float32, np.float64):
-            y = layer(_x(shape, in_dt))
-            want = model_dt if has_params else in_dt
-            assert y.dtype == want, (model_dt, in_dt)
-            assert layer.backward(np.ones(y.shape, y.dtype)).dtype == want
-    assert layer.to(np.float64) is layer
 
 
 def test_float64_input_to_float32_model_gives_float32():
@@ -305,3 +223,36 @@ def test_skipping_the_input_gradient_keeps_every_parameter_gradient(make, shape)
     for a, b in zip(grads, grads_off):
         np.testing.assert_array_equal(a, b)
     assert all(m.needs_input_grad for m in net.modules() if m is not net)  # flags restored
+
+
+def test_a_module_without_forward_or_backward_says_so():
+    class Half(bn.Module):
+        pass
+
+    with pytest.raises(NotImplementedError, match="Half does not define forward"):
+        Half()(np.zeros(2))
+    with pytest.raises(NotImplementedError, match="backward"):
+        Half().backward(np.zeros(2))
+
+
+def test_leaves_are_the_modules_without_children_in_tree_order():
+    model = bn.Sequential(bn.Linear(2, 3), bn.Residual(bn.Sequential(bn.ReLU())), bn.Tanh())
+    assert [(n, type(m).__name__) for n, m in model.leaves()] == [
+        ("0", "Linear"),
+        ("1.body.0", "ReLU"),
+        ("2", "Tanh"),
+    ]
+    lone = bn.ReLU()
+    assert list(lone.leaves()) == [("", lone)]
+
+
+def test_flops_of_a_layer_and_of_a_model():
+    conv = bn.Conv2d(3, 8, 3, padding=1)
+    assert conv.flops((3, 10, 10)) == 2 * 3 * 9 * 8 * 100
+    assert bn.Linear(5, 4).flops((5,)) == 40 and bn.Linear(5, 4).flops((7, 5)) == 280
+    assert bn.ReLU().flops((3, 10, 10)) == 0
+    model = bn.Sequential(conv, bn.ReLU(), bn.MaxPool2d(2), bn.Flatten(), bn.Linear(200, 4))
+    assert model.flops((3, 10, 10)) == conv.flops((3, 10, 10)) + 2 * 200 * 4
+    model.train()
+    model.flops((3, 10, 10))
+    assert model.training  # the probe ran in eval mode and restored the mode

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +56,20 @@ def crash_after_first(settings: dict, out_dir: str) -> dict:
         (Path(out_dir) / "history.json").write_text("{}")
         raise KeyboardInterrupt
     return fake_run(settings, out_dir)
+
+
+def die_once(settings: dict, out_dir: str) -> dict:
+    """The first attempt kills its own worker process (SIGKILL); the next one runs."""
+    marker = Path(out_dir) / "attempted"
+    if not marker.exists():
+        marker.write_text("1")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return fake_run(settings, out_dir)
+
+
+def always_die(settings: dict, out_dir: str) -> dict:
+    """Every attempt kills its worker process."""
+    attempts = Path(out_dir) / "attempts.txt"
+    attempts.write_text(attempts.read_text() + "x" if attempts.exists() else "x")
+    os.kill(os.getpid(), signal.SIGKILL)
+    return {}

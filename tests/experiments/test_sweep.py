@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from barenet.experiments.grid import expand
 from barenet.experiments.sweep import run_sweep
 
 from .fakes import crash_after_first, fake_run
@@ -107,3 +108,33 @@ def test_overrides_replace_the_seeds_and_merge_into_base(tmp_path):
     assert settings["settings"]["epochs"] == 1
     with pytest.raises(ValueError, match="seeds"):
         run_sweep(CFG, tmp_path, workers=1, run_fn=fake_run, progress=None, overrides={"seeds": []})
+
+
+def test_set_of_a_varied_setting_replaces_its_axis(tmp_path):
+    from barenet.experiments.grid import apply_overrides
+
+    def names(over):
+        return [s.name for s in expand(apply_overrides(CFG, over))]
+
+    assert names({"lr": 0.5, "seeds": [0]}) == ["lr-0.5__seed-0"]
+    assert names({"lr": [0.5, 0.2], "seeds": [0]}) == ["lr-0.5__seed-0", "lr-0.2__seed-0"]
+    cfg = {"base": {"model_args": {"hidden": [8]}}, "grid": {"model_args.hidden": [[8], [4, 4]]}}
+    one = expand(apply_overrides(cfg, {"model_args": {"hidden": [16]}}))
+    assert [s.settings["model_args"]["hidden"] for s in one] == [[16]]
+    two = expand(apply_overrides(cfg, {"model_args.hidden": [[16], [2]]}))
+    assert [s.settings["model_args"]["hidden"] for s in two] == [[16], [2]]
+    with pytest.raises(ValueError, match="overlaps the varied setting 'model_args.hidden'"):
+        apply_overrides(cfg, {"model_args": 3})
+    runs = {"base": {}, "runs": [{"label": "a", "init": "he_normal"}, {"label": "b"}]}
+    with pytest.raises(ValueError, match=r"\[\[runs\]\] entries set 'init'"):
+        apply_overrides(runs, {"init": "xavier_normal"})
+    assert apply_overrides(runs, {"epochs": 2})["base"] == {"epochs": 2}
+
+
+def test_every_run_is_checked_before_the_first_starts(tmp_path):
+    cfg = {"base": {"model": "mlp", "data": "digits"}, "grid": {"lr": [0.1, float("nan")]}}
+    with pytest.raises(
+        ValueError, match=r"(?s)1 of 2 runs have bad settings.*lr-nan__seed-0: lr must"
+    ):
+        run_sweep(cfg, tmp_path, workers=1, progress=None)
+    assert not (tmp_path / "sweep.json").exists()

@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import barenet as bn
-from helpers import rel_err, run_both, torch_twin
+from barenet.testing import torch_twin
+from helpers import rel_err, run_both
 
 try:
     import torch  # noqa: F401

@@ -90,15 +90,33 @@ def test_regression_run_reports_mse_and_draws_the_fit(tmp_path):
     assert (tmp_path / "fit.png").is_file()
 
 
-def test_a_diverging_run_is_recorded_and_keeps_the_last_good_weights(tmp_path):
+def test_a_run_diverging_before_any_checkpoint_writes_no_model_file(tmp_path):
     m = run_training(
         {**BASE, "model": "mlp", "optimizer": "sgd", "lr": 1e30, "epochs": 3, "plots": False},
         tmp_path,
     )
     assert m["stopped_reason"] == "diverged" and "NaN/inf" in m["error"]
+    assert "no checkpoint had been written, so no model file is saved" in m["error"]
+    assert "kept" not in m["error"] and m["model_file"] is None and m["test_loss"] is None
     assert json.loads((tmp_path / "metrics.json").read_text())["stopped_reason"] == "diverged"
+    assert not (tmp_path / "model.safetensors").exists()
+
+
+def test_a_diverging_run_keeps_the_weights_of_its_last_checkpoint(tmp_path):
+    from barenet.train import LambdaCallback
+
+    def poison(ctx):
+        if ctx.epoch == 1 and ctx.batch == 2:
+            ctx.model.parameters()[0].data[0, 0] = np.nan
+
+    cfg = {**BASE, "model": "mlp", "epochs": 3, "plots": False}
+    m = run_training({**cfg, "callbacks": [LambdaCallback(on_batch_end=poison)]}, tmp_path)
+    assert m["stopped_reason"] == "diverged" and m["epochs"] == 1
+    assert "last checkpoint" in m["error"] and m["model_file"] == "model.safetensors"
     model = bn.load(tmp_path / "model.safetensors")
-    assert all(np.isfinite(p.data).all() for p in model.parameters()) or m["epochs"] == 0
+    assert all(np.isfinite(p.data).all() for p in model.parameters())
+    one = run_training({**cfg, "epochs": 1}, tmp_path / "one")  # the same first epoch
+    assert m["test_loss"] == one["test_loss"]
 
 
 def test_checkpoint_of_another_optimizer_is_refused_and_changes_nothing(tmp_path):
@@ -130,3 +148,45 @@ def test_checkpoint_of_another_optimizer_is_refused_and_changes_nothing(tmp_path
 def test_bad_configs_raise_value_errors(tmp_path, cfg, match):
     with pytest.raises(ValueError, match=match):
         run_training(cfg, tmp_path)
+
+
+def test_resume_without_a_checkpoint_is_an_error_not_a_fresh_start(tmp_path):
+    with pytest.raises(FileNotFoundError, match="resume: no checkpoint at .*nothing to continue"):
+        run_training({**BASE, "model": "mlp", "resume": True}, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+
+
+def test_an_empty_test_split_is_refused_before_training(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    root = tmp_path / "imgs"  # one image per class: nothing to hold out for testing
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        Image.fromarray(np.full((6, 6), 40 if c == "a" else 200, np.uint8)).save(root / c / "x.png")
+    cfg = {"model": "mlp", "data": "folder", "data_dir": str(root), "size": [6, 6], "quiet": True}
+    with pytest.raises(ValueError, match="the test split is empty .*--test-fraction 0"):
+        run_training({**cfg, "val_fraction": 0}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_test_size_zero_trains_on_everything_and_writes_a_model(tmp_path):
+    m = run_training(
+        {**BASE, "model": "mlp", "test_size": 0, "val_fraction": 0, "limit_test": None},
+        tmp_path,
+    )
+    assert m["n_test"] == 0 and m["n_val"] == 0 and m["n_train"] == 240
+    assert m["test_loss"] is None and m["test_accuracy"] is None
+    assert (tmp_path / "model.safetensors").is_file() and not (
+        tmp_path / "test_report.json"
+    ).exists()
+
+
+def test_predict_and_evaluate_refuse_a_model_with_nan_weights(tmp_path):
+    from barenet.train import evaluate, predict
+
+    model = bn.Sequential(bn.Flatten(), bn.Linear(64, 10))
+    x = np.zeros((4, 1, 8, 8), np.float32)
+    model[1].weight.data[0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"weights are not finite \(NaN/inf in 1.weight\)"):
+        predict(model, x)
+    with pytest.raises(ValueError, match="weights are not finite"):
+        evaluate(model, bn.SoftmaxCrossEntropy(), x, np.zeros(4, np.int64))

@@ -1,29 +1,201 @@
-"""Helpers shared by the training-side sub-commands."""
+"""Helpers shared by the sub-commands: argument types that check every value at parse
+time (finite, in range, the flag named in the message by argparse), output paths
+checked before any work starts, and the data arguments."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
+from pathlib import Path
 
-__all__ = ["parse_shape", "add_data_args", "parse_json_arg", "emit_json"]
+__all__ = [
+    "add_data_args",
+    "augment_arg",
+    "emit_json",
+    "float_arg",
+    "int_arg",
+    "json_object_arg",
+    "out_dir_arg",
+    "out_file_arg",
+    "parse_json_arg",
+    "parse_shape",
+    "schedule_arg",
+    "shape_arg",
+]
+
+#: Largest value an integer flag takes (sizes and counts; NumPy's int32-safe range).
+MAX_INT = 2**31 - 1
+
+
+def _bounds(lo, hi, lo_open: bool, hi_open: bool) -> str:
+    parts = []
+    if lo is not None:
+        parts.append(f"{'>' if lo_open else '>='} {lo:g}")
+    if hi is not None:
+        parts.append(f"{'<' if hi_open else '<='} {hi:g}")
+    return " and ".join(parts)
+
+
+def int_arg(lo: int | None = 1, hi: int | None = MAX_INT):
+    """An argparse ``type``: an integer in [lo, hi] (``1.5``, ``1e3``, ``nan`` refused)."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(str(text).strip(), 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r:.40}") from None
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(
+                f"must be an integer {_bounds(lo, hi, False, False)}, got {v}"
+            )
+        return v
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def float_arg(lo=None, hi=None, lo_open: bool = False, hi_open: bool = False):
+    """An argparse ``type``: a finite number in the given range (``nan``/``inf`` refused)."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r:.40}") from None
+        low_bad = lo is not None and (v <= lo if lo_open else v < lo)
+        high_bad = hi is not None and (v >= hi if hi_open else v > hi)
+        if not math.isfinite(v) or low_bad or high_bad:
+            rng = _bounds(lo, hi, lo_open, hi_open)
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number{' ' + rng if rng else ''}, got {text!r:.40}"
+            )
+        return v
+
+    parse.__name__ = "number"
+    return parse
+
+
+def _first_existing(p: Path) -> Path:
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def _check_writable(folder: Path, text: str) -> None:
+    """``folder`` (or its first existing parent, where it would be created) must be a
+    folder this process can write in."""
+    base = _first_existing(folder)
+    if not base.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r:.80}: {base} is not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text!r:.80}: cannot write in {base}")
+
+
+def out_dir_arg(text: str) -> str:
+    """An argparse ``type``: a folder to write into (created later if absent). Refuses
+    an empty name, an existing file, and a place that cannot be written."""
+    if not str(text).strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty name")
+    p = Path(text).expanduser()
+    if p.exists() and not p.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r:.80} exists and is not a folder")
+    _check_writable(p, text)
+    return text
+
+
+def out_file_arg(text: str) -> str:
+    """An argparse ``type``: a file to write (replaced atomically). Refuses an empty
+    name, a folder, anything but a regular file (``/dev/null`` is not replaced), and a
+    place that cannot be written."""
+    if not str(text).strip():
+        raise argparse.ArgumentTypeError("expected a file name, got an empty name")
+    p = Path(text).expanduser()
+    if p.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r:.80} is a folder; name a file")
+    if p.exists() and not p.is_file():
+        raise argparse.ArgumentTypeError(f"{text!r:.80} exists and is not a regular file")
+    _check_writable(p.parent, text)
+    return text
+
+
+def json_object_arg(text: str) -> dict:
+    """An argparse ``type``: a JSON object (``'{"hidden": [64]}'``)."""
+    try:
+        return parse_json_arg(text, "expected")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _nums(spec: str, args: list[str], kinds: list[tuple[str, object]]) -> None:
+    if len(args) > len(kinds):
+        raise argparse.ArgumentTypeError(
+            f"{spec!r:.40}: at most {len(kinds)} values after the name"
+        )
+    for text, (what, check) in zip(args, kinds):
+        try:
+            check(text)
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentTypeError(f"{spec!r:.40}: {what} {exc}") from None
+
+
+def schedule_arg(text: str) -> str:
+    """An argparse ``type``: ``step[:N[:gamma]]``, ``cosine[:min_lr]``,
+    ``plateau[:factor[:patience]]`` or ``none``, every number checked."""
+    name, *args = str(text).strip().split(":")
+    rules = {
+        "none": [],
+        "step": [("N", int_arg(1)), ("gamma", float_arg(0, 1, lo_open=True))],
+        "cosine": [("min_lr", float_arg(0))],
+        "plateau": [
+            ("factor", float_arg(0, 1, lo_open=True, hi_open=True)),
+            ("patience", int_arg(0)),
+        ],
+    }
+    if name not in rules:
+        raise argparse.ArgumentTypeError(
+            f"unknown schedule {text!r:.40}; use step[:N[:gamma]], cosine[:min_lr], "
+            "plateau[:factor[:patience]] or none"
+        )
+    _nums(text, args, rules[name])
+    return str(text).strip()
+
+
+def augment_arg(text: str) -> str:
+    """An argparse ``type``: a comma-separated list of augmentations, each known and
+    with a valid value; empty items (``",,,"``) are refused."""
+    from ..data import parse_augment
+
+    items = [s.strip() for s in str(text).split(",")]
+    if not all(items):
+        raise argparse.ArgumentTypeError(
+            f"{text!r:.40}: empty item; expected e.g. shift,noise:0.05,crop:22 or none"
+        )
+    try:
+        parse_augment(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
     """``"1,28,28"`` (or ``1x28x28``) -> ``(1, 28, 28)``; ``ValueError`` otherwise."""
-    parts = [p for p in str(text).replace("x", ",").split(",") if p.strip()]
+    parts = str(text).replace("x", ",").split(",")
     try:
-        shape = tuple(int(p) for p in parts)
+        shape = tuple(int(p.strip(), 10) for p in parts)
     except ValueError:
         raise ValueError(
-            f"bad shape {text!r}: expected comma-separated ints like 1,28,28"
+            f"bad shape {text!r:.40}: expected comma-separated integers like 1,28,28"
         ) from None
-    if not shape or min(shape) < 1:
-        raise ValueError(f"bad shape {text!r}: expected positive sizes like 1,28,28")
+    if not shape or min(shape) < 1 or max(shape) > MAX_INT or len(shape) > 4:
+        raise ValueError(f"bad shape {text!r:.40}: expected 1 to 4 positive sizes like 1,28,28")
     return shape
 
 
 def shape_arg(text: str) -> tuple[int, ...]:
+    """An argparse ``type``: a shape like ``1,28,28`` of positive integers."""
     try:
         return parse_shape(text)
     except ValueError as exc:
@@ -53,8 +225,17 @@ def add_data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
         help="mnist, fashion-mnist, digits, sine, kaggle (--data-dir holds train.csv) "
         "or folder (--data-dir holds one sub-folder per class)",
     )
-    p.add_argument("--data-dir", metavar="DIR", help="where the dataset's files are")
-    p.add_argument("--download", action="store_true", help="download MNIST-style files if missing")
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where the dataset's files are (kaggle, folder; mnist and fashion-mnist: "
+        "instead of the cache)",
+    )
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="fetch missing mnist/fashion-mnist files from the public mirrors (checked by SHA-256)",
+    )
 
 
 def emit_json(obj: dict) -> None:

@@ -12,6 +12,8 @@ import argparse
 import time
 from pathlib import Path
 
+from ._common import out_dir_arg
+
 DIGITS = {
     "model": "cnn-bn",
     "data": "digits",
@@ -44,9 +46,11 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--out",
-        default="barenet-demo",
+        type=out_dir_arg,
+        default="runs/demo",
         metavar="DIR",
-        help="output folder (default ./barenet-demo)",
+        help="output folder (default runs/demo, beside the sweeps' runs/<name>; a "
+        "checkout's .gitignore leaves runs/ out)",
     )
     p.add_argument("--quick", action="store_true", help="a few epochs only (a smoke test)")
     p.add_argument("--quiet", action="store_true", help="only the final figures")

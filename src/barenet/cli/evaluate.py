@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._common import add_data_args, emit_json
+from ._common import add_data_args, emit_json, int_arg, out_dir_arg, out_file_arg
 
 
 def add_parser(sub) -> None:
@@ -29,12 +29,33 @@ def add_parser(sub) -> None:
         help="a model file, or several to evaluate as an ensemble",
     )
     add_data_args(p, required=False)
-    p.add_argument("--limit", type=int, default=None, metavar="N", help="first N test samples")
-    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument(
+        "--limit", type=int_arg(1), default=None, metavar="N", help="first N test samples"
+    )
+    p.add_argument("--batch-size", type=int_arg(1), default=500, help="samples per forward pass")
     p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
-    p.add_argument("--out", metavar="DIR", help="write confusion_matrix.png and report.json here")
-    p.add_argument("--plot", metavar="PATH", help="write the confusion-matrix PNG to PATH")
+    p.add_argument(
+        "--out",
+        type=out_dir_arg,
+        metavar="DIR",
+        help="write confusion_matrix.png and report.json here",
+    )
+    p.add_argument(
+        "--plot",
+        type=_png_arg,
+        metavar="PATH",
+        help="write the confusion-matrix PNG to PATH (.png is added when PATH has no suffix)",
+    )
     p.set_defaults(func=run)
+
+
+def _png_arg(text: str) -> str:
+    path = Path(out_file_arg(text))
+    if not path.suffix:
+        path = path.with_suffix(".png")
+    if path.suffix.lower() != ".png":
+        raise argparse.ArgumentTypeError(f"{text!r:.80}: the confusion matrix is a PNG file")
+    return out_file_arg(str(path))
 
 
 def load_for_eval(args):
@@ -130,8 +151,8 @@ def run(args: argparse.Namespace) -> int:
             from ..train.plots import plot_confusion_matrix
 
             title = Path(name).stem if not members else f"ensemble of {len(members)}"
-            plot_confusion_matrix(rep["confusion_matrix"], names, plot, title)
-            out["plot"] = str(plot)
+            written = plot_confusion_matrix(rep["confusion_matrix"], names, plot, title)
+            out["plot"] = str(written)
     if args.out:
         from ..io import atomic_write_bytes
 

@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 
-from ._common import shape_arg
+from ._common import out_file_arg, shape_arg
 
 
 def add_parser(sub) -> None:
@@ -17,9 +17,11 @@ def add_parser(sub) -> None:
         "model's class names and normalisation in its metadata. --check runs it in "
         "onnxruntime beside barenet on random inputs and prints the largest difference.",
     )
-    p.add_argument("model_file", metavar="MODEL_FILE")
+    p.add_argument("model_file", metavar="MODEL_FILE", help="a model file written by barenet")
     p.add_argument("--format", choices=["onnx"], default="onnx", help="only onnx so far")
-    p.add_argument("--out", required=True, metavar="FILE", help="the .onnx file to write")
+    p.add_argument(
+        "--out", required=True, type=out_file_arg, metavar="FILE", help="the .onnx file to write"
+    )
     p.add_argument(
         "--input-shape",
         type=shape_arg,

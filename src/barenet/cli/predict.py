@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._common import int_arg, out_file_arg
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -33,9 +35,12 @@ def add_parser(sub) -> None:
         help="one or more model files, then image files or one test.csv",
     )
     p.add_argument(
-        "--out", metavar="PATH", help="CSV to write (default for test.csv input: submission.csv)"
+        "--out",
+        type=out_file_arg,
+        metavar="PATH",
+        help="CSV to write (default for test.csv input: submission.csv)",
     )
-    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--batch-size", type=int_arg(1), default=500, help="samples per forward pass")
     p.add_argument(
         "--invert",
         action="store_true",
@@ -76,6 +81,12 @@ def run(args: argparse.Namespace) -> int:
     from ..train import predict
 
     model_files, args.inputs = split_paths(list(args.paths))
+    csv_in = len(args.inputs) == 1 and args.inputs[0].lower().endswith(".csv")
+    if csv_in and not args.out:
+        try:  # the default output, checked before any work as --out is
+            args.out = out_file_arg("submission.csv")
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(f"cannot write the submission: {exc}; pass --out") from None
     if len(model_files) == 1:
         model, meta = load_file(model_files[0])
     else:
@@ -86,13 +97,17 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{model_files[0]}: no input shape recorded in the model file")
     names = meta.get("class_names")
     invert = bool((meta.get("normalisation") or {}).get("invert"))
-    csv_in = len(args.inputs) == 1 and args.inputs[0].lower().endswith(".csv")
     x = kaggle_test(args.inputs[0]) if csv_in else _images(args.inputs, shape)
     if tuple(x.shape[1:]) != shape:
         raise ValueError(f"predict: inputs have shape {x.shape[1:]}, the model takes {shape}")
     if invert != bool(args.invert):
         x = 1.0 - x
     out = predict(model, x, args.batch_size)
+    if names and (out.ndim != 2 or out.shape[1] != len(names)):
+        raise ValueError(
+            f"{model_files[0]}: {len(names)} class names recorded for outputs "
+            f"{tuple(out.shape[1:])}"
+        )
     if meta.get("task") == "regression":
         for p, v in zip(args.inputs, out.ravel().tolist()):
             print(f"{p}\t{v:.6g}")
@@ -101,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     prob = e / e.sum(axis=1, keepdims=True)
     labels = out.argmax(axis=1)
     if csv_in:
-        path = args.out or "submission.csv"
+        path = args.out
         write_submission(path, labels)
         print(f"wrote {len(labels)} predictions to {path}")
         return 0

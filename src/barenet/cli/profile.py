@@ -7,6 +7,8 @@ import os
 
 import numpy as np
 
+from ._common import int_arg, shape_arg
+
 NAMES = ("mlp", "cnn-small", "cnn-deep")
 
 
@@ -18,23 +20,21 @@ def add_parser(subparsers) -> None:
         "softmax cross-entropy, backward) on a random batch.",
     )
     p.add_argument("model", help="a named model (mlp, cnn-small, cnn-deep, ...) or a model file")
-    p.add_argument("--batch", type=int, default=64, help="batch size (default 64)")
-    p.add_argument("--input-shape", default="1,28,28", help="C,H,W of one input (default 1,28,28)")
-    p.add_argument("--classes", type=int, default=10, help="number of classes (default 10)")
-    p.add_argument("--repeats", type=int, default=5, help="timed steps (default 5)")
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int_arg(1), default=64, help="batch size")
+    p.add_argument(
+        "--input-shape",
+        type=shape_arg,
+        default=(1, 28, 28),
+        metavar="C,H,W",
+        help="one input's shape (default: 1,28,28)",
+    )
+    p.add_argument("--classes", type=int_arg(1), default=10, help="number of classes")
+    p.add_argument("--repeats", type=int_arg(1, 100_000), default=5, help="timed steps")
+    p.add_argument(
+        "--dtype", choices=("float32", "float64"), default="float32", help="precision of the step"
+    )
+    p.add_argument("--seed", type=int_arg(0, 2**63 - 1), default=0, help="seed of the weights")
     p.set_defaults(func=run)
-
-
-def _shape(text: str) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise ValueError(f"--input-shape: expected integers like 1,28,28, got {text!r}") from None
-    if not shape or min(shape) < 1:
-        raise ValueError(f"--input-shape: sizes must be positive, got {text!r}")
-    return shape
 
 
 def _known_names() -> tuple[str, ...]:
@@ -87,22 +87,26 @@ def build_named(name: str, input_shape: tuple[int, ...], num_classes: int):
 
 def run(args: argparse.Namespace) -> int:
     import barenet as bn
+    from barenet.core.memory import check_fits, forward_bytes, nbytes_of
     from barenet.profiler import profile
 
-    if args.batch < 1 or args.repeats < 1 or args.classes < 1:
-        raise ValueError("--batch, --repeats and --classes must be positive")
     dtype = np.dtype(args.dtype)
-    shape = _shape(args.input_shape)
+    shape = tuple(args.input_shape)
     bn.seed(args.seed)
     if args.model in _known_names():
         model = build_named(args.model, shape, args.classes)
     elif os.path.exists(args.model):
         model = bn.load(args.model)
     else:
-        raise FileNotFoundError(
-            f"{args.model}: no such model file (named models: {', '.join(_known_names())})"
+        raise ValueError(
+            f"{args.model!r} is neither a model file nor one of {', '.join(_known_names())}"
         )
     model.to(dtype).train()
+    # A step keeps every layer's output for backward, and backward makes a gradient of
+    # each: about three times the forward's outputs, checked before the batch exists.
+    batch = (args.batch, *shape)
+    need = forward_bytes(model, batch, dtype) or nbytes_of([batch], dtype)
+    check_fits(3 * need, f"--batch {args.batch} of input {'x'.join(map(str, shape))}")
     rng = np.random.default_rng(args.seed)
     x = rng.standard_normal((args.batch, *shape)).astype(dtype)
     out = model.forward(x)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._common import int_arg
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -14,13 +16,13 @@ def add_parser(sub) -> None:
         "and a JSON API: POST /predict with the pixels, GET /model for the summary. The "
         "drawing is centred, scaled and inverted as the model's training images were.",
     )
-    p.add_argument("model_file", metavar="MODEL_FILE")
+    p.add_argument("model_file", metavar="MODEL_FILE", help="a model file written by barenet")
     p.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address to listen on (default 127.0.0.1: this machine only)",
+        help="address to listen on (127.0.0.1: this machine only)",
     )
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free one)")
+    p.add_argument("--port", type=int_arg(0, 65535), default=8000, help="port (0: any free one)")
     p.set_defaults(func=run)
 
 

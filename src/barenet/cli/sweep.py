@@ -1,7 +1,8 @@
-"""``barenet sweep CONFIG.toml [--out DIR] [--workers N] [--quick]``: run a grid of
-training runs (see :mod:`barenet.experiments.grid` for the file), then write the
-results table and figures. Rerunning the same command resumes: finished runs are
-skipped, failed or unfinished ones run again."""
+"""``barenet sweep CONFIG.toml [--out DIR] [--workers N] [--quick] [--executor {pool,ray}]
+[--address ADDR]``: run a grid of training runs (see :mod:`barenet.experiments.grid`
+for the file), then write the results table and figures. Rerunning the same command
+resumes, under either executor: finished runs are skipped, interrupted ones continue
+from their checkpoints, failed ones run again."""
 
 from __future__ import annotations
 
@@ -9,13 +10,37 @@ import argparse
 import json
 from pathlib import Path
 
+from ._common import int_arg, out_dir_arg
+
 
 def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers",
-        type=int,
+        type=int_arg(1, 1024),
         default=None,
         help="worker processes (default: number of cores; 1 = in this process)",
+    )
+    p.add_argument(
+        "--executor",
+        choices=["pool", "ray"],
+        default="pool",
+        help="where the runs execute: a pool of processes here (default), or one Ray task "
+        "per run (pip install barenet[ray]); the output folder must then be a path every "
+        "node can read and write",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="Ray cluster: 'auto' (one started here with `ray start --head`) or HOST:PORT; "
+        "default: a local Ray for this command only",
+    )
+    p.add_argument(
+        "--cpus-per-run",
+        type=int_arg(1, 1024),
+        default=1,
+        metavar="N",
+        help="cores each run gets, its BLAS pinned to N threads (default 1)",
     )
     p.add_argument(
         "--quick",
@@ -28,8 +53,10 @@ def add_common(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=JSON",
-        help="override a base setting, e.g. --set epochs=2 --set limit_train=500, "
-        "or the seeds: --set seeds=[0]",
+        help="override a setting, e.g. --set epochs=2 --set limit_train=500, or the "
+        "seeds: --set seeds=[0]; a setting the grid varies gets new values "
+        "(--set lr=[0.1,0.01]) or is fixed to one (--set lr=0.1); one that the [[runs]] "
+        "entries set is refused",
     )
 
 
@@ -53,16 +80,34 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
+def executor_args(args: argparse.Namespace) -> dict:
+    """``make_executor``'s keywords from the flags, checked before anything runs."""
+    if args.executor == "ray" and args.workers is not None:
+        raise ValueError("--workers applies to --executor pool; Ray runs as many as fit")
+    if args.executor == "pool" and args.address is not None:
+        raise ValueError("--address needs --executor ray")
+    if args.executor == "ray":
+        from ..experiments.executors.ray_cluster import import_ray
+
+        import_ray()  # a missing Ray fails here, with the extra to install
+    return {
+        "kind": args.executor,
+        "workers": args.workers,
+        "address": args.address,
+        "cpus_per_run": args.cpus_per_run,
+    }
+
+
 def _run(args: argparse.Namespace) -> int:
     from ..experiments import load_config, run_sweep
+    from ..experiments.executors import make_executor
     from ..experiments.studies import finish_sweep
 
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    executor = make_executor(**executor_args(args))
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else Path("runs") / str(cfg.get("name"))
     results = run_sweep(
-        cfg, out, workers=args.workers, quick=args.quick, overrides=parse_overrides(args.set)
+        cfg, out, quick=args.quick, overrides=parse_overrides(args.set), executor=executor
     )
     files = finish_sweep(out, figures=not args.no_figures)
     failed = [r for r in results if r["status"] == "failed"]
@@ -78,6 +123,8 @@ def add_parser(subparsers) -> None:
         "sweep", help="run a grid of training runs from a TOML file", description=__doc__
     )
     p.add_argument("config", help="sweep configuration (TOML)")
-    p.add_argument("--out", default=None, help="sweep folder (default: runs/<config name>)")
+    p.add_argument(
+        "--out", type=out_dir_arg, default=None, help="sweep folder (default: runs/<config name>)"
+    )
     add_common(p)
     p.set_defaults(func=_run)

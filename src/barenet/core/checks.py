@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import backend_name
 
-def as_input(layer, x, dtype=None) -> np.ndarray:
-    """``x`` as an ndarray in ``dtype`` (no copy when it already is one)."""
-    if not isinstance(x, np.ndarray):
+
+def pair(v, layer: str, name: str) -> tuple[int, int]:
+    """(a, b) from an int (a = b) or a pair of ints; ValueError naming ``layer``."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"{layer}: {name} must be an int or a pair, got {v!r}")
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def as_input(layer, x, dtype=None):
+    """``x`` as an array in ``dtype`` (no copy when it already is one). Arrays of another
+    array module (CuPy) stay in it; anything else goes through ``np.asarray``."""
+    if not isinstance(x, np.ndarray) and backend_name(x) == "numpy":
         try:
             x = np.asarray(x)
         except Exception as exc:  # noqa: BLE001 - re-raised with the layer's name
@@ -23,21 +35,58 @@ def as_input(layer, x, dtype=None) -> np.ndarray:
     return x
 
 
-def expect_shape(layer, x: np.ndarray, ndim: int, fixed: dict[int, int], pattern: str) -> None:
-    """Raise ValueError unless x has ``ndim`` axes and ``x.shape[i] == fixed[i]``."""
-    ok = x.ndim == ndim and all(x.shape[i] == n for i, n in fixed.items())
-    if not ok:
-        raise ValueError(f"{layer._label()}: expected {pattern}, got {tuple(x.shape)}")
-
-
-def check_backward(layer, dy, expected_shape: tuple[int, ...] | None) -> np.ndarray:
-    """dy must match the shape of the last forward's output."""
+def check_backward(layer, dy, expected_shape: tuple[int, ...] | None, dtype=None):
+    """dy as an array of the shape of the last forward's output; in ``dtype`` when given,
+    else in a float dtype (an integer dy becomes floating)."""
     if expected_shape is None:
         raise RuntimeError(f"{layer._label()}: backward called before forward")
-    dy = np.asarray(dy)
+    if not isinstance(dy, np.ndarray) and backend_name(dy) == "numpy":
+        dy = np.asarray(dy)
     if dy.shape != tuple(expected_shape):
         raise ValueError(
             f"{layer._label()}: backward expected dy of shape {tuple(expected_shape)} "
             f"(the forward output), got {dy.shape}"
         )
+    if dtype is not None:
+        return dy.astype(dtype, copy=False)
+    if dy.dtype.kind != "f":
+        return dy.astype(np.result_type(dy.dtype, np.float32))
     return dy
+
+
+_REQUIRED = object()
+
+
+def config_int(who: str, config: dict, key: str, default=_REQUIRED, minimum: int = 1) -> int:
+    """``config[key]`` (a layer's constructor argument read from a spec) as an int of at
+    least ``minimum``; bools, floats and strings are refused, not rounded."""
+    if key not in config:
+        if default is _REQUIRED:
+            raise ValueError(f"{who}: config lacks {key!r}")
+        return default
+    v = config[key]
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise ValueError(f"{who}: {key} must be an integer, got {type(v).__name__} {v!r:.40}")
+    if v < minimum:
+        raise ValueError(f"{who}: {key} must be >= {minimum}, got {v}")
+    return int(v)
+
+
+def config_pair(who: str, config: dict, key: str, default=_REQUIRED) -> tuple[int, int]:
+    """An int or a list of two ints (``kernel_size``), each >= 1."""
+    v = config.get(key, default)
+    if v is _REQUIRED:
+        raise ValueError(f"{who}: config lacks {key!r}")
+    items = v if isinstance(v, (list, tuple)) else [v]
+    if len(items) not in (1, 2):
+        raise ValueError(f"{who}: {key} must be an int or a pair, got {v!r:.40}")
+    a, b = (config_int(who, {key: item}, key) for item in (items * 2)[:2])
+    return a, b
+
+
+def config_bool(who: str, config: dict, key: str, default: bool) -> bool:
+    """``config[key]`` as a bool (true/false in JSON), ``default`` when absent."""
+    v = config.get(key, default)
+    if not isinstance(v, (bool, np.bool_)):
+        raise ValueError(f"{who}: {key} must be true or false, got {v!r:.40}")
+    return bool(v)

@@ -27,12 +27,15 @@ def get_default_dtype() -> np.dtype:
 
 
 def seed(n: int) -> None:
-    """Seed barenet's generator (weights, dropout) and NumPy's legacy one."""
+    """Seed barenet's generator (weights, dropout) and NumPy's legacy one (``np.random``;
+    ``BARENET_SEED_NUMPY=0`` leaves it alone, see ``barenet.runtime``)."""
     global _rng
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
         raise ValueError(f"seed: expected a non-negative int, got {n!r}")
     _rng = np.random.default_rng(int(n))
-    np.random.seed(int(n) % 2**32)
+    from ..runtime import seed_numpy_global
+
+    seed_numpy_global(int(n))
 
 
 def get_rng() -> np.random.Generator:

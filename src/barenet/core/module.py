@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from .config import get_default_dtype
+from .hooks import probe
 
 _REGISTRY: dict[str, type[Module]] = {}
 
@@ -27,15 +28,49 @@ def register(cls: type[Module]) -> type[Module]:
     return cls
 
 
-def build(spec: dict) -> Module:
-    """Rebuild a module from ``module.spec()``: ``{"type": name, "config": {...}}``."""
-    if not isinstance(spec, dict) or "type" not in spec:
-        raise ValueError(f"build: a module spec is a dict with a 'type', got {spec!r}")
+def registered_types() -> dict[str, type[Module]]:
+    """Every module type a spec (and so a model file) can name, by name."""
+    return dict(_REGISTRY)
+
+
+def _short(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def resolve(spec) -> tuple[type[Module], dict]:
+    """The registered class and the config dict of a module spec, both checked:
+    ``{"type": str, "config": dict}`` (config may be left out)."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
+        raise ValueError(f"build: a module spec is a dict with a 'type', got {_short(spec)}")
     name = spec["type"]
     cls = _REGISTRY.get(name)
     if cls is None:
-        raise ValueError(f"build: unknown layer type {name!r}; known: {sorted(_REGISTRY)}")
-    return cls.from_config(spec.get("config", {}))
+        raise ValueError(f"build: unknown layer type {_short(name)}; known: {sorted(_REGISTRY)}")
+    config = spec.get("config", {})
+    if not isinstance(config, dict):
+        raise ValueError(f"build: the config of {name} must be a dict, got {_short(config)}")
+    return cls, config
+
+
+def build(spec: dict) -> Module:
+    """Rebuild a module from ``module.spec()``: ``{"type": name, "config": {...}}``."""
+    cls, config = resolve(spec)
+    return cls.from_config(config)
+
+
+def spec_state_shapes(spec: dict) -> dict[str, tuple[int, ...]]:
+    """State-dict names and shapes of the module ``build(spec)`` would give.
+
+    Uses each class's :meth:`Module.state_shapes`, so the layers that hold large arrays
+    are described without allocating them; a class that cannot say is built to find out.
+    """
+    cls, config = resolve(spec)
+    shapes = cls.state_shapes(config)
+    if shapes is None:
+        module = cls.from_config(config)
+        shapes = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    return shapes
 
 
 class Parameter:
@@ -70,7 +105,14 @@ class Parameter:
 
 
 class Module:
-    """Base class of every layer and container."""
+    """Base class of every layer and container.
+
+    A layer defines ``forward`` and ``backward``; ``flops`` when it multiplies; and
+    ``init_weight``, the name of the parameter ``init.apply`` re-initialises (its
+    ``bias``, when present, is zeroed).
+    """
+
+    init_weight: str | None = None
 
     def __init__(self) -> None:
         object.__setattr__(self, "training", True)
@@ -109,10 +151,12 @@ class Module:
 
     # -- the two methods every module defines --------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
-        raise TypeError(f"{type(self).__name__} does not define forward")
+        """y for input x, caching what ``backward`` needs."""
+        raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        raise TypeError(f"{type(self).__name__} does not define backward")
+        """dL/dx for dy = dL/dy of the last forward; adds dL/dθ into each ``.grad``."""
+        raise NotImplementedError(f"{type(self).__name__} does not define backward")
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
@@ -135,6 +179,13 @@ class Module:
         for _, m in self.named_modules():
             yield m
 
+    def leaves(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) of every module without children, in tree order; a module
+        with no children is its own only leaf, named ""."""
+        for name, m in self.named_modules():
+            if not m._module_names:
+                yield name, m
+
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         for mod_name, mod in self.named_modules(prefix):
             for p in mod._param_names:
@@ -154,6 +205,15 @@ class Module:
 
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters())
+
+    def flops(self, in_shape: tuple[int, ...]) -> int:
+        """2 x the multiply-adds of one forward pass of one sample of ``in_shape`` (batch
+        excluded). Layers that multiply (Linear, Conv2d) override this; others count 0
+        (bias adds, activations, pooling and normalisation are not counted). A module
+        with children sums its leaves, each on the shape it receives."""
+        if not self._module_names:
+            return 0
+        return sum(row.module.flops(row.in_shape) for row in probe(self, in_shape))
 
     # -- modes and precision --------------------------------------------------
     def train(self, mode: bool = True) -> Module:
@@ -248,6 +308,19 @@ class Module:
             else:
                 object.__setattr__(mod, name, arr)
             mod._clear_cache()
+
+    # -- sizes, without allocating ------------------------------------------
+    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...] | None:
+        """Shape of ``forward``'s output for input of ``in_shape`` (batch included),
+        worked out without running it; None where the module cannot tell."""
+        return None
+
+    @classmethod
+    def state_shapes(cls, config: dict) -> dict[str, tuple[int, ...]] | None:
+        """Names and shapes of the parameters and buffers ``from_config(config)`` would
+        hold, without allocating them; None where only building the module can tell.
+        A layer with large arrays overrides this and checks the config's sizes."""
+        return None
 
     # -- description --------------------------------------------------------
     def config(self) -> dict:
@@ -344,7 +417,32 @@ class Sequential(Module):
 
     @classmethod
     def from_config(cls, config: dict) -> Sequential:
-        return cls(*[build(s) for s in config.get("layers", [])])
+        return cls(*[build(s) for s in _layer_specs(config)])
+
+    @classmethod
+    def state_shapes(cls, config: dict) -> dict[str, tuple[int, ...]]:
+        out: dict[str, tuple[int, ...]] = {}
+        for i, s in enumerate(_layer_specs(config)):
+            out.update({f"{i}.{k}": v for k, v in spec_state_shapes(s).items()})
+        return out
+
+    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...] | None:
+        shape: tuple[int, ...] | None = tuple(in_shape)
+        for m in self.children():
+            try:
+                shape = m.output_shape(shape)
+            except (ValueError, TypeError, IndexError):  # a rank the layer cannot take
+                return None
+            if shape is None:
+                return None
+        return shape
+
+
+def _layer_specs(config: dict) -> list:
+    layers = config.get("layers", [])
+    if not isinstance(layers, list):
+        raise ValueError(f"Sequential: config 'layers' must be a list, got {_short(layers)}")
+    return layers
 
 
 @register
@@ -386,7 +484,24 @@ class Residual(Module):
     @classmethod
     def from_config(cls, config: dict) -> Residual:
         sc = config.get("shortcut")
-        return cls(build(config["body"]), None if sc is None else build(sc))
+        return cls(build(_body_spec(config)), None if sc is None else build(sc))
+
+    @classmethod
+    def state_shapes(cls, config: dict) -> dict[str, tuple[int, ...]]:
+        out = {f"body.{k}": v for k, v in spec_state_shapes(_body_spec(config)).items()}
+        sc = config.get("shortcut")
+        if sc is not None:
+            out.update({f"shortcut.{k}": v for k, v in spec_state_shapes(sc).items()})
+        return out
+
+    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...] | None:
+        return self.body.output_shape(in_shape)
 
     def extra_repr(self) -> str:
         return ""
+
+
+def _body_spec(config: dict):
+    if "body" not in config:
+        raise ValueError("Residual: config has no 'body'")
+    return config["body"]

@@ -147,7 +147,8 @@ def _load(
         raise FileNotFoundError(
             f"{title} not found. Looked in:\n{where}\n"
             f"Put these files (gzip-compressed or not) in {dest}:\n{names}\n"
-            "or pass download=True to fetch them from:\n" + "\n".join(f"  {m}" for m in mirrors)
+            "or download them (download=True; on the command line, --download) from:\n"
+            + "\n".join(f"  {m}" for m in mirrors)
         )
     if found is None:
         found = {}

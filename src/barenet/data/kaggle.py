@@ -3,14 +3,22 @@
 ``train.csv``: header ``label,pixel0,...,pixel783``, one image per line;
 ``test.csv``: the same without ``label``. Pixels are integers in 0..255, row-major
 28x28; labels 0..9. Returned as ``x: (N, 1, 28, 28) float32`` in [0, 1] and
-``y: (N,) int64``. Every problem (bad header, ragged row, non-integer or
-out-of-range value) is a ``ValueError`` naming the file and the 1-based line.
+``y: (N,) int64``.
+
+Reading is strict: every line after the header is one image (only blank lines at
+the very end are dropped), every field a decimal integer (optional sign and
+surrounding spaces). Nothing is a comment (``#`` is a bad character like any
+other), nothing is skipped, and the number of images returned is the number of
+data lines. Every problem (bad header, ragged row, non-integer or out-of-range
+value) is a ``ValueError`` naming the file, the 1-based line and the column, with
+the offending text cut short.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +28,14 @@ from ..io import atomic_open
 __all__ = ["read_digit_csv", "kaggle_train", "kaggle_test", "write_submission"]
 
 _PIXELS = [f"pixel{i}" for i in range(784)]
+# Bytes a field may hold: digits, a sign, spaces (and the CR of CRLF line ends).
+_ALLOWED = np.zeros(256, dtype=bool)
+_ALLOWED[list(b"0123456789+- \t\r,")] = True
+_INTEGER = re.compile(rb"[ \t]*[+-]?[0-9]+[ \t\r]*")
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 def _header(path: Path, line: bytes, labeled: bool | None) -> bool:
@@ -27,7 +43,7 @@ def _header(path: Path, line: bytes, labeled: bool | None) -> bool:
     has_label = bool(names) and names[0] == "label"
     if labeled is not None and labeled != has_label:
         want = "a 'label' first column" if labeled else "no 'label' column"
-        raise ValueError(f"{path}: line 1: expected {want}, header starts with {names[0]!r}")
+        raise ValueError(f"{path}: line 1: expected {want}, header starts with {_clip(names[0])}")
     expected = (["label"] if has_label else []) + _PIXELS
     if names != expected:
         if len(names) != len(expected):
@@ -37,22 +53,35 @@ def _header(path: Path, line: bytes, labeled: bool | None) -> bool:
             )
         j = next(i for i, (a, b) in enumerate(zip(names, expected)) if a != b)
         raise ValueError(
-            f"{path}: line 1: header column {j + 1} is {names[j]!r}, expected {expected[j]!r}"
+            f"{path}: line 1: header column {j + 1} is {_clip(names[j])}, expected {expected[j]!r}"
         )
     return has_label
+
+
+def _field_error(path: Path, body: list[bytes], names: list[str], i: int, j: int, why: str):
+    field = body[i].split(b",")[j].decode("utf-8", "replace")
+    return ValueError(f"{path}: line {i + 2}, column {j + 1} ({names[j]}): {_clip(field)} {why}")
+
+
+def _check_bytes(path: Path, blob: bytes, body: list[bytes], names: list[str]) -> None:
+    """Refuse any byte that cannot be part of an integer field, naming where it is."""
+    raw = np.frombuffer(blob, dtype=np.uint8)
+    bad = np.flatnonzero(~_ALLOWED[raw] & (raw != ord("\n")))
+    if bad.size:
+        pos = int(bad[0])
+        i = blob.count(b"\n", 0, pos)
+        j = blob.count(b",", blob.rfind(b"\n", 0, pos) + 1, pos)
+        raise _field_error(path, body, names, i, j, "is not an integer")
 
 
 def _diagnose(path: Path, body: list[bytes], names: list[str]) -> ValueError:
     """Find the first field that is not an integer (slow path, errors only)."""
     for i, line in enumerate(body):
         for j, field in enumerate(line.split(b",")):
-            try:
-                int(field)
-            except ValueError:
-                return ValueError(
-                    f"{path}: line {i + 2}, column {j + 1} ({names[j]}): "
-                    f"{field.decode('utf-8', 'replace')!r} is not an integer"
-                )
+            if not _INTEGER.fullmatch(field):
+                return _field_error(path, body, names, i, j, "is not an integer")
+            if abs(int(field)) > 2**62:
+                return _field_error(path, body, names, i, j, "is out of range")
     return ValueError(f"{path}: could not parse the CSV body")
 
 
@@ -88,10 +117,17 @@ def read_digit_csv(
         raise ValueError(
             f"{path}: line {i + 2}: {commas[i] + 1} fields, expected {len(names)} (ragged row)"
         )
+    blob = b"\n".join(body)
+    _check_bytes(path, blob, body, names)
     try:
-        table = np.loadtxt(io.BytesIO(b"\n".join(body)), delimiter=",", dtype=np.int64, ndmin=2)
-    except ValueError:
+        table = np.loadtxt(io.BytesIO(blob), delimiter=",", dtype=np.int64, ndmin=2, comments=None)
+    except (ValueError, OverflowError):
         raise _diagnose(path, body, names) from None
+    if table.shape != (len(body), len(names)):  # every line is one image, none skipped
+        raise ValueError(
+            f"{path}: read {table.shape[0]} rows of {table.shape[1]} fields from "
+            f"{len(body)} data lines of {len(names)} fields"
+        )
     off = 1 if has_label else 0
     pixels = table[:, off:]
     bad_px = np.argwhere((pixels < 0) | (pixels > 255))

@@ -18,9 +18,9 @@ import numpy as np
 from . import plots
 from .grid import format_value
 from .metrics import METRICS, metric_of
-from .results import RunRecord, Sweep, run_values, summarize
+from .results import RunRecord, Sweep, by_point, grad_norm_series, run_values, summarize
 
-__all__ = ["make_figures", "grad_norm_series"]
+__all__ = ["make_figures"]
 
 _AXIS_NAMES = {
     "lr": "learning rate",
@@ -37,14 +37,6 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _by_point(sweep: Sweep) -> dict[str, list[RunRecord]]:
-    out: dict[str, list[RunRecord]] = {}
-    for r in sweep.runs:
-        if r.status == "done":
-            out.setdefault(r.point, []).append(r)
-    return out
-
-
 def _best_run(sweep: Sweep) -> RunRecord | None:
     done = [r for r in sweep.runs if r.status == "done"]
     if not done:
@@ -56,24 +48,6 @@ def _best_run(sweep: Sweep) -> RunRecord | None:
         return -np.inf if v is None else (v if higher else -v)
 
     return max(done, key=score)
-
-
-def grad_norm_series(sweep: Sweep) -> dict[str, tuple[list[str], np.ndarray]]:
-    """Point -> (weight names, mean over seeds of the norms ``(epochs, layers)``)."""
-    out = {}
-    for point, runs in _by_point(sweep).items():
-        per_run = []
-        for r in runs:
-            recs = [e.get("grad_norms") for e in r.epochs]
-            if recs and all(isinstance(g, dict) and g for g in recs):
-                names = list(recs[0])
-                per_run.append((names, np.array([[g.get(n, np.nan) for n in names] for g in recs])))
-        if per_run:
-            names = per_run[0][0]
-            e = min(len(a) for _, a in per_run)
-            same = [a[:e] for n, a in per_run if n == names]
-            out[point] = (names, np.mean(same, axis=0))
-    return out
 
 
 def _load(run: RunRecord):
@@ -90,7 +64,7 @@ def _data(run: RunRecord):
 
 def _model_figures(sweep: Sweep, fig_dir: Path, made: list[Path]) -> None:
     from ..layers import Conv2d
-    from ..train import predict
+    from ..train import confusion_matrix, predict
 
     best = _best_run(sweep)
     if best is None or not (best.path / "model.safetensors").is_file():
@@ -102,7 +76,7 @@ def _model_figures(sweep: Sweep, fig_dir: Path, made: list[Path]) -> None:
         curves = {}
         lo, hi = float(d.x_train.min()), float(d.x_train.max())
         xs = np.linspace(lo, hi, 300, dtype=np.float32)[:, None]
-        for point, runs in _by_point(sweep).items():
+        for point, runs in by_point(sweep).items():
             if (runs[0].path / "model.safetensors").is_file():
                 curves[point] = (xs, predict(_load(runs[0])[0], xs))
         if d.x_train.shape[1:] == (1,) and curves:
@@ -117,10 +91,8 @@ def _model_figures(sweep: Sweep, fig_dir: Path, made: list[Path]) -> None:
                 )
             )
         return
-    logits = predict(model, d.x_test)
-    pred = logits.argmax(axis=1)
-    k = len(d.class_names)
-    cm = np.bincount(d.y_test * k + pred, minlength=k * k).reshape(k, k)
+    pred = predict(model, d.x_test).argmax(axis=1)
+    cm = confusion_matrix(d.y_test, pred, len(d.class_names))
     made.append(
         plots.plot_confusion_matrix(cm, d.class_names, fig_dir / "confusion", label, svg=True)
     )
@@ -154,7 +126,7 @@ def make_figures(sweep: Sweep, out_dir: str | os.PathLike | None = None) -> list
     """
     fig_dir = Path(out_dir) if out_dir is not None else sweep.path / "figures"
     made: list[Path] = []
-    groups = _by_point(sweep)
+    groups = by_point(sweep)
     if not groups:
         return made
     title = sweep.title
@@ -165,7 +137,7 @@ def make_figures(sweep: Sweep, out_dir: str | os.PathLike | None = None) -> list
     series = {p: [r.epochs for r in runs] for p, runs in groups.items()}
     made.append(plots.plot_curves(series, fig_dir / "curves", curve_metrics, title=title))
     metric = metric_of(sweep)
-    if metric in METRICS and metric != "grad_ratio":
+    if METRICS[metric].in_table:
         rows = [r for r in summarize(sweep) if r[f"{metric}_mean"] is not None]
         if len(sweep.varied_keys) == 1:  # a bare value is label enough
             for r in rows:

@@ -41,7 +41,15 @@ try:  # Python 3.11+
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["RunSpec", "load_config", "apply_quick", "expand", "format_value", "deep_merge"]
+__all__ = [
+    "RunSpec",
+    "load_config",
+    "apply_quick",
+    "apply_overrides",
+    "expand",
+    "format_value",
+    "deep_merge",
+]
 
 _META_KEYS = {"name", "title", "description", "metric", "seeds", "plots", "quick", "reported"}
 _KNOWN_KEYS = _META_KEYS | {"base", "grid", "runs"}
@@ -142,6 +150,57 @@ def apply_quick(cfg: dict) -> dict:
         if key in quick:
             out[key] = copy.deepcopy(quick[key])
     return load_config(out)
+
+
+def apply_overrides(cfg: dict, overrides: dict) -> dict:
+    """The configuration with ``overrides`` (``--set``, nested like ``[base]``) applied.
+
+    ``seeds`` replaces the seed list. A setting the grid varies replaces that axis:
+    a list gives the axis its new values (for an axis of list values, a list of
+    lists), anything else fixes it to that one value. A setting that the
+    ``[[runs]]`` entries set, or one that overlaps an axis without being it
+    (``model_args`` when ``model_args.hidden`` is varied), is refused with a
+    ``ValueError``: it could not take effect. Everything else is merged into
+    ``[base]``.
+    """
+    cfg = {k: copy.deepcopy(v) for k, v in cfg.items()}
+    over = copy.deepcopy(dict(overrides))
+    if "seeds" in over:
+        cfg["seeds"] = over.pop("seeds")
+    grid = dict(_flatten_grid(cfg.get("grid", {}), "grid"))
+    entry_keys = {
+        k
+        for e in cfg.get("runs", [])
+        for k in _flatten({k: v for k, v in e.items() if k != "label"})
+    }
+    base_over: dict = {}
+    for key, value in _flatten(over).items():
+        if key in grid:
+            lists = any(isinstance(v, list) for v in grid[key])
+            many = (
+                isinstance(value, list)
+                and value
+                and (not lists or all(isinstance(v, list) for v in value))
+            )
+            grid[key] = list(value) if many else [value]
+            continue
+        clash = [a for a in grid if a.startswith(key + ".") or key.startswith(a + ".")]
+        if clash:
+            raise ValueError(
+                f"--set {key}: overlaps the varied setting {clash[0]!r}; set {clash[0]} itself"
+            )
+        clash = [k for k in entry_keys if k == key or k.startswith(key + ".")]
+        clash += [k for k in entry_keys if key.startswith(k + ".")]
+        if clash:
+            raise ValueError(
+                f"--set {key}: the configuration's [[runs]] entries set {clash[0]!r} "
+                f"themselves, so the value could not take effect; edit the file instead"
+            )
+        _set_dotted(base_over, key, value)
+    cfg["base"] = deep_merge(cfg.get("base", {}), base_over)
+    if grid:
+        cfg["grid"] = grid
+    return load_config(cfg)
 
 
 def _flatten_grid(grid: dict, where: str, prefix: str = "") -> list[tuple[str, object]]:

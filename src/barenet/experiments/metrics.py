@@ -7,36 +7,29 @@ and whether the gap is larger than the seed-to-seed spread. Nothing is canned.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from .results import Sweep, summarize
+from .results import Sweep, grad_norm_series, summarize
 
 __all__ = ["MetricSpec", "METRICS", "metric_of", "outcome_sentence", "grad_ratios"]
 
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """How to name, format and rank one column of the results table."""
+    """How to name, format and rank one metric of a study.
+
+    ``in_table``: the metric is a column of the results table (``<key>_mean`` in
+    :func:`summarize`), so the generic sentence and the final-vs-setting figure
+    apply; ``sentence``: a function ``sweep -> str`` stating the outcome, for a
+    metric that needs its own words (``None``: the generic best-vs-worst one)."""
 
     name: str
     axis: str
     pct: bool
     higher_better: bool
-
-
-METRICS = {
-    "val_acc": MetricSpec("validation accuracy", "final validation accuracy (%)", True, True),
-    "best_val_acc": MetricSpec(
-        "best validation accuracy", "best validation accuracy (%)", True, True
-    ),
-    "test_acc": MetricSpec("test accuracy", "test accuracy (%)", True, True),
-    "val_loss": MetricSpec("final validation loss", "final validation loss", False, False),
-    "test_mse": MetricSpec("test MSE", "test MSE", False, False),
-    "early_train_loss": MetricSpec(
-        "mean training loss over epochs 1-3", "mean training loss, epochs 1-3", False, False
-    ),
-    "grad_ratio": MetricSpec("first/last layer gradient-norm ratio", "ratio", False, True),
-}
+    in_table: bool = True
+    sentence: Callable[[Sweep], str] | None = None
 
 
 def metric_of(sweep: Sweep) -> str:
@@ -57,8 +50,6 @@ def _fmt(spec: MetricSpec, mean: float, std: float, n: int) -> str:
 
 def grad_ratios(sweep: Sweep) -> dict[str, tuple[float, float, float]]:
     """Point -> (first-layer norm, last-layer norm, first/last) in the first epoch."""
-    from .figures import grad_norm_series
-
     out = {}
     for point, (_, norms) in grad_norm_series(sweep).items():
         first, last = float(norms[0, 0]), float(norms[0, -1])
@@ -90,12 +81,34 @@ def _grad_sentence(sweep: Sweep) -> str:
     )
 
 
+METRICS = {
+    "val_acc": MetricSpec("validation accuracy", "final validation accuracy (%)", True, True),
+    "best_val_acc": MetricSpec(
+        "best validation accuracy", "best validation accuracy (%)", True, True
+    ),
+    "test_acc": MetricSpec("test accuracy", "test accuracy (%)", True, True),
+    "val_loss": MetricSpec("final validation loss", "final validation loss", False, False),
+    "test_mse": MetricSpec("test MSE", "test MSE", False, False),
+    "early_train_loss": MetricSpec(
+        "mean training loss over epochs 1-3", "mean training loss, epochs 1-3", False, False
+    ),
+    "grad_ratio": MetricSpec(
+        "first/last layer gradient-norm ratio",
+        "ratio",
+        False,
+        True,
+        in_table=False,
+        sentence=_grad_sentence,
+    ),
+}
+
+
 def outcome_sentence(sweep: Sweep) -> str:
     """One sentence with the measured outcome of ``sweep``, computed from its table."""
     metric = metric_of(sweep)
-    if metric == "grad_ratio":
-        return _grad_sentence(sweep)
     spec = METRICS[metric]
+    if spec.sentence is not None:
+        return spec.sentence(sweep)
     rows = [r for r in summarize(sweep) if r[f"{metric}_mean"] is not None]
     failed = sum(r["failed"] for r in summarize(sweep))
     fail_note = f" ({failed} run{'s' * (failed != 1)} failed)" if failed else ""

@@ -1,7 +1,8 @@
 """``build_report(runs_dir, out_dir)``: one Markdown and one HTML page for every sweep
 found under ``runs_dir``.
 
-Per sweep: what was varied (and what was held fixed), one sentence stating the
+Per sweep: what ran (data, split sizes and networks, from the runs themselves),
+what was varied (and what was held fixed), one sentence stating the
 measured outcome (see :func:`barenet.experiments.metrics.outcome_sentence`), the
 results table and the figures. ``report.html`` is self-contained: the figures are
 inlined as base64 PNG. Both files are written atomically.
@@ -109,6 +110,47 @@ def _varied_text(sweep: Sweep) -> tuple[str, str]:
     return varied, ", ".join(fixed)
 
 
+def _ran_text(sweep: Sweep) -> str:
+    """What the finished runs were, from their metrics: data, split sizes and
+    network(s) (a quick run differs from what the study's description states)."""
+    done = [r for r in sweep.runs if r.status == "done" and r.metrics]
+    if not done:
+        return ""
+
+    def count(key: str, runs: list) -> str:
+        vals = sorted({int(r.metrics[key]) for r in runs if r.metrics.get(key) is not None})
+        if not vals:
+            return ""
+        return f"{vals[0]:,}" if len(vals) == 1 else f"{vals[0]:,}–{vals[-1]:,}"
+
+    def split(data: str, runs: list) -> str:
+        parts = [
+            f"{c} {w}"
+            for k, w in (("n_train", "train"), ("n_val", "validation"), ("n_test", "test"))
+            if (c := count(k, runs)) not in ("", "0")
+        ]
+        return f"`{data}`" + (f" ({' / '.join(parts)} samples)" if parts else "")
+
+    def net(m: dict) -> str:
+        arch = m.get("architecture") or ""
+        n = m.get("num_parameters")
+        return f"`{m.get('model', '?')}` {arch}".strip() + (f" ({n:,} parameters)" if n else "")
+
+    by_data: dict[str, list] = {}
+    for r in done:
+        by_data.setdefault(str(r.metrics.get("data", "?")), []).append(r)
+    datas = [split(d, runs) for d, runs in by_data.items()]
+    nets: dict[str, list[str]] = {}
+    for r in done:
+        points = nets.setdefault(net(r.metrics), [])
+        if r.point not in points:
+            points.append(r.point)
+    text = "on " + "; ".join(datas)
+    if len(nets) == 1:
+        return f"{next(iter(nets))} {text}"
+    return f"{text}; networks: " + "; ".join(f"{', '.join(p)}: {n}" for n, p in nets.items())
+
+
 def _figures(sweep: Sweep, refresh: bool) -> list[Path]:
     fig_dir = sweep.path / "figures"
     have = {p.stem: p for p in fig_dir.glob("*.png")} if fig_dir.is_dir() else {}
@@ -186,6 +228,10 @@ def build_report(
         if desc:
             md.append(desc + "\n")
             body.append(f"<p>{html.escape(desc)}</p>")
+        ran = _ran_text(sweep)
+        if ran:
+            md.append(f"**Ran:** {ran}.\n")
+            body.append(f"<p><b>Ran:</b> {_code(ran)}.</p>")
         md += [f"**Varied:** {varied}. **Fixed:** {fixed}.\n", f"**Outcome:** {sentence}\n"]
         body += [
             f"<p><b>Varied:</b> {_code(varied)}. <b>Fixed:</b> {_code(fixed)}.</p>",

@@ -32,6 +32,8 @@ __all__ = [
     "markdown_table",
     "write_tables",
     "fmt_mean_std",
+    "by_point",
+    "grad_norm_series",
 ]
 
 # (key, header, is a fraction shown as percent)
@@ -207,6 +209,35 @@ def summarize(sweep: Sweep) -> list[dict]:
             row[f"{key}_n"] = len(vals)
         rows.append(row)
     return rows
+
+
+def by_point(sweep: Sweep) -> dict[str, list[RunRecord]]:
+    """Point -> its finished runs, in grid order."""
+    out: dict[str, list[RunRecord]] = {}
+    for r in sweep.runs:
+        if r.status == "done":
+            out.setdefault(r.point, []).append(r)
+    return out
+
+
+def grad_norm_series(sweep: Sweep) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Point -> (weight names, mean over seeds of the norms ``(epochs, layers)``), from
+    the ``grad_norms`` that :class:`~barenet.train.GradientNormRecorder` put in each
+    epoch record."""
+    out = {}
+    for point, runs in by_point(sweep).items():
+        per_run = []
+        for r in runs:
+            recs = [e.get("grad_norms") for e in r.epochs]
+            if recs and all(isinstance(g, dict) and g for g in recs):
+                names = list(recs[0])
+                per_run.append((names, np.array([[g.get(n, np.nan) for n in names] for g in recs])))
+        if per_run:
+            names = per_run[0][0]
+            e = min(len(a) for _, a in per_run)
+            same = [a[:e] for n, a in per_run if n == names]
+            out[point] = (names, np.mean(same, axis=0))
+    return out
 
 
 def fmt_mean_std(mean: float | None, std: float, n: int, pct: bool = False) -> str:

@@ -1,4 +1,5 @@
-"""Run a sweep: every run in its own folder, on a pool of worker processes.
+"""Run a sweep: every run in its own folder, on an executor (a local pool of worker
+processes, or Ray tasks; see :mod:`barenet.experiments.executors`).
 
 Layout of a sweep folder::
 
@@ -9,115 +10,88 @@ Layout of a sweep folder::
 
 Restarting an interrupted sweep skips every run whose ``metrics.json`` exists (and
 whose recorded settings in ``run.json`` still match the configuration) and reruns
-the others. A run that raises is recorded (``error.txt`` and a ``failed``
-entry in the returned results) and the other runs go on.
+the others, an interrupted one from its ``checkpoints/last.safetensors``. A run
+that raises is recorded (``error.txt`` and a ``failed`` entry in the returned
+results) and the other runs go on. All of this is the sweep's own, the same under
+every executor: a sweep interrupted under one continues under another.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
-import time
-import traceback
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from multiprocessing import get_context
 from pathlib import Path
 
-from ..io import atomic_write_bytes
-from .grid import RunSpec, apply_quick, expand, load_config
-
-__all__ = ["run_sweep", "DEFAULT_RUN_FN", "write_json", "is_finished"]
-
-DEFAULT_RUN_FN = "barenet.train:run_training"
-_THREAD_VARS = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
+from .executors import Executor, RunTask, make_executor
+from .executors.task import (
+    DEFAULT_RUN_FN,
+    LAST_CHECKPOINT,
+    RunFn,
+    is_finished,
+    json_default,
+    resolve,
+    write_json,
 )
+from .grid import RunSpec, apply_overrides, apply_quick, expand, load_config
 
-RunFn = Callable[[dict, str], dict]
-
-
-def write_json(path: str | os.PathLike, obj) -> None:
-    """Write ``obj`` as indented JSON, atomically (temporary file + rename)."""
-    atomic_write_bytes(path, [json.dumps(obj, indent=2, default=_json_default).encode()])
-
-
-def _json_default(o):
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    if hasattr(o, "item"):
-        return o.item()
-    return str(o)
+__all__ = [
+    "run_sweep",
+    "plan_sweep",
+    "DEFAULT_RUN_FN",
+    "check_run_settings",
+    "write_json",
+    "is_finished",
+]
 
 
-def is_finished(run_dir: str | os.PathLike) -> bool:
-    """A run is finished when its ``metrics.json`` exists (written last, atomically)."""
-    return (Path(run_dir) / "metrics.json").is_file()
+def plan_sweep(
+    config: dict | str | os.PathLike,
+    *,
+    quick: bool = False,
+    overrides: dict | None = None,
+    check: bool = True,
+) -> tuple[dict, list[RunSpec]]:
+    """The configuration (``[quick]`` and ``overrides`` applied) and its runs, without
+    running anything; with ``check`` every run's settings are checked as
+    ``run_training`` would (:func:`check_run_settings`)."""
+    cfg = load_config(config)
+    if quick:
+        cfg = apply_quick(cfg)
+    if overrides:
+        cfg = apply_overrides(cfg, overrides)
+    specs = expand(cfg)
+    if check:
+        check_run_settings(specs, str(cfg.get("name", "")))
+    return cfg, specs
 
 
-def _resolve(run_fn: RunFn | str) -> RunFn:
-    if callable(run_fn):
-        return run_fn
-    module, _, name = str(run_fn).partition(":")
-    if not name:
-        raise ValueError(f"sweep: run function must be 'module:function', got {run_fn!r}")
-    return getattr(importlib.import_module(module), name)
+def check_run_settings(specs: list[RunSpec], sweep_name: str = "") -> None:
+    """Check every run's settings as ``run_training`` would, before any run starts:
+    ``ValueError`` listing the runs with bad settings (each distinct error once)."""
+    from ..train import TrainConfig
 
-
-def _execute(run_fn: RunFn | str, settings: dict, run_dir: str) -> dict:
-    """Run one training run in this process; never raises for the run's own errors."""
-    t0 = time.perf_counter()
-    err = Path(run_dir) / "error.txt"
-    try:
-        metrics = _resolve(run_fn)(dict(settings), run_dir)
-        metrics = dict(metrics or {})
-        metrics.setdefault("wall_time_s", time.perf_counter() - t0)
-        if not is_finished(run_dir):
-            write_json(Path(run_dir) / "metrics.json", metrics)
-        return {"status": "done", "metrics": metrics}
-    except Exception as exc:
-        text = traceback.format_exc()
-        atomic_write_bytes(err, [text.encode()])
-        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-
-
-def _init_worker() -> None:
-    """Pin BLAS to one thread in a worker so N workers use N cores, not N x cores."""
-    for var in _THREAD_VARS:
-        os.environ[var] = "1"
-    with contextlib.suppress(ImportError):
-        from threadpoolctl import threadpool_limits
-
-        globals()["_limits"] = threadpool_limits(limits=1)
-
-
-@contextlib.contextmanager
-def _single_thread_env():
-    """Spawned workers inherit the environment: BLAS reads these when it loads."""
-    old = {v: os.environ.get(v) for v in _THREAD_VARS}
-    os.environ.update({v: "1" for v in _THREAD_VARS})
-    try:
-        yield
-    finally:
-        for v, val in old.items():
-            if val is None:
-                os.environ.pop(v, None)
-            else:
-                os.environ[v] = val
+    errors: dict[str, list[str]] = {}
+    for s in specs:
+        try:
+            TrainConfig.from_dict(s.settings)
+        except (ValueError, TypeError) as exc:
+            errors.setdefault(str(exc), []).append(s.name)
+    if errors:
+        lines = [
+            f"  {names[0]}{f' (and {len(names) - 1} more)' if len(names) > 1 else ''}: {msg}"
+            for msg, names in errors.items()
+        ]
+        bad = sum(len(n) for n in errors.values())
+        raise ValueError(
+            f"sweep{' ' + sweep_name if sweep_name else ''}: {bad} of {len(specs)} runs have "
+            f"bad settings; nothing was run:\n" + "\n".join(lines)
+        )
 
 
 def _canonical(settings: dict):
-    return json.loads(json.dumps(settings, default=_json_default))
-
-
-_LAST_CHECKPOINT = "checkpoints/last.safetensors"  # where run_training keeps its last state
+    return json.loads(json.dumps(settings, default=json_default))
 
 
 def _recorded_settings(run_dir: Path):
@@ -142,31 +116,38 @@ def run_sweep(
     run_fn: RunFn | str = DEFAULT_RUN_FN,
     overrides: dict | None = None,
     progress: Callable[[str], None] | None = print,
+    executor: str | Executor = "pool",
+    address: str | None = None,
+    cpus_per_run: int = 1,
 ) -> list[dict]:
     """Run every run of ``config`` into ``out_dir/runs/<name>``; returns one record per run.
 
     ``config``: a dict or a TOML path (see :mod:`barenet.experiments.grid`).
-    ``workers``: processes (default: the number of cores, at most the pending runs);
-    1 runs in this process. ``quick`` applies the ``[quick]`` overrides; ``overrides``
-    are merged into ``[base]`` last, except ``seeds``, which replaces the seed list.
+    ``quick`` applies the ``[quick]`` overrides; ``overrides`` come last (see
+    :func:`~barenet.experiments.grid.apply_overrides`: ``seeds`` replaces the seed
+    list, a varied setting replaces its grid axis). With ``run_training`` as the run
+    function every run's settings are checked before the first one starts.
+    ``executor``: ``"pool"`` (worker processes here; ``workers`` of them, default
+    the number of cores // ``cpus_per_run``, at most the pending runs; 1 runs in this
+    process), ``"ray"`` (one Ray task per run on the cluster at ``address``, or on a
+    local Ray when ``None``; the sweep folder must then be readable and writable by
+    every node under the same path), or an :class:`~.executors.Executor`.
+    ``cpus_per_run``: cores per run, its BLAS pinned to as many threads.
     ``run_fn(settings, run_dir) -> metrics`` is ``barenet.train.run_training`` by default
-    (a callable or ``"module:function"``; with workers > 1 it must be importable by the
-    worker processes).
+    (a callable or ``"module:function"``; outside this process it must be importable by
+    the workers).
     Records: ``{"name", "point", "seed", "status": "done"|"skipped"|"failed",
     "metrics" | "error"}``.
     """
-    cfg = load_config(config)
-    if quick:
-        cfg = apply_quick(cfg)
-    if overrides:
-        from .grid import deep_merge
+    from ..train.run import run_training
 
-        overrides = dict(overrides)
-        if "seeds" in overrides:
-            cfg["seeds"] = overrides.pop("seeds")
-        cfg["base"] = deep_merge(cfg.get("base", {}), overrides)
-        cfg = load_config(cfg)  # checks the seeds (and the rest) again
-    specs = expand(cfg)
+    cfg, specs = plan_sweep(
+        config, quick=quick, overrides=overrides, check=resolve(run_fn) is run_training
+    )
+    if isinstance(executor, str):
+        executor = make_executor(
+            executor, workers=workers, address=address, cpus_per_run=cpus_per_run
+        )
     out = Path(out_dir)
     (out / "runs").mkdir(parents=True, exist_ok=True)
     manifest = {k: v for k, v in cfg.items() if k not in ("quick",)}
@@ -188,24 +169,25 @@ def run_sweep(
                 continue
             _say(progress, f"{s.name}: settings changed since it ran; running it again")
             (run_dir / "metrics.json").unlink()
+        if not same:  # a checkpoint of other settings must not be resumed from
+            with contextlib.suppress(FileNotFoundError):
+                (run_dir / LAST_CHECKPOINT).unlink()
         run_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             (run_dir / "error.txt").unlink()
         write_json(run_dir / "run.json", {**s.to_dict(), "settings": settings})
-        if same and run_fn == DEFAULT_RUN_FN and (run_dir / _LAST_CHECKPOINT).is_file():
-            settings = {**settings, "resume": True}  # an interrupted run goes on where it was
         s.settings = settings
         pending.append(s)
     n_skip = len(specs) - len(pending)
     _say(progress, f"sweep {cfg.get('name', out.name)}: {len(specs)} runs, {n_skip} already done")
 
-    ncpu = os.cpu_count() or 1
-    workers = max(1, min(workers or ncpu, len(pending) or 1))
+    by_name = {s.name: s for s in pending}
     done = 0
 
-    def finish(s: RunSpec, result: dict) -> None:
+    def finish(task: RunTask, result: dict) -> None:
         nonlocal done
         done += 1
+        s = by_name[task.name]
         records[s.name] = {"name": s.name, "point": s.point, "seed": s.seed, **result}
         if result["status"] == "done":
             m = result["metrics"]
@@ -216,40 +198,11 @@ def run_sweep(
             msg = f"FAILED: {result['error']}"
         _say(progress, f"[{done}/{len(pending)}] {s.name}: {msg}")
 
-    if workers == 1:
-        for s in pending:
-            finish(s, _execute(run_fn, s.settings, str(out / "runs" / s.name)))
-    elif pending:
-        with _single_thread_env():
-            ctx = get_context("spawn")
-            pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
-            # Runs are handed out one per free worker (none queued ahead), so Ctrl-C,
-            # which reaches the workers too, leaves no queued run to start afterwards.
-            queue, inflight = list(pending), {}
-
-            def submit_next() -> None:
-                s = queue.pop(0)
-                fut = pool.submit(_execute, run_fn, s.settings, str(out / "runs" / s.name))
-                inflight[fut] = s
-
-            try:
-                for _ in range(min(workers, len(queue))):
-                    submit_next()
-                while inflight:
-                    finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        s = inflight.pop(fut)
-                        try:
-                            result = fut.result()
-                        except Exception as exc:  # the worker died (killed, out of memory)
-                            err = f"{type(exc).__name__}: {exc}"
-                            atomic_write_bytes(out / "runs" / s.name / "error.txt", [err.encode()])
-                            result = {"status": "failed", "error": err}
-                        finish(s, result)
-                        if queue:
-                            submit_next()
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+    tasks = [RunTask(s.name, s.settings, str(out / "runs" / s.name)) for s in pending]
+    executor.run(run_fn, tasks, finish)
+    missing = [s.name for s in specs if s.name not in records]
+    if missing:  # an executor must report every run; never let one vanish from the table
+        raise RuntimeError(f"sweep: executor {executor.name!r} lost runs {missing}")
     results = [records[s.name] for s in specs]
     write_json(out / "results.json", results)
     return results

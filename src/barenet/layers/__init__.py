@@ -1,5 +1,10 @@
-"""The layers: each file holds one family's forward and backward."""
+"""The layers: validation, parameters, the choice of kernels and gradient accumulation.
 
+Each file holds one family; the math runs in the kernels the layer picks through
+``core.dispatch``: ``barenet.reference`` (the textbook functions) or ``barenet.fast``.
+"""
+
+from .. import fast, reference  # noqa: F401 - each registers its kernels with core.dispatch
 from .activation import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .conv import Conv2d
 from .dropout import Dropout

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..core.checks import as_input, check_backward
 from ..core.config import get_rng
+from ..core.dispatch import kernels_for
 from ..core.module import Module, register
 
 
@@ -15,7 +16,8 @@ class Dropout(Module):
 
     Evaluation: y = x and dx = dy (no rescaling at test time: that is what
     "inverted" means). Masks come from barenet's global generator (``barenet.seed``)
-    unless ``seed`` gives the layer a generator of its own.
+    unless ``seed`` gives the layer a generator of its own. The kernels are
+    ``reference.dropout`` in both modes.
     """
 
     def __init__(self, p: float = 0.5, seed: int | None = None):
@@ -26,29 +28,29 @@ class Dropout(Module):
         self.p = p
         self.seed = seed
         self.rng = None if seed is None else np.random.default_rng(seed)
-        self._mask = None
-        self._out_shape = None
+        self._clear_cache()
 
     def _clear_cache(self):
-        self._mask = None
+        self._kernels = self._cache = self._out_shape = None
 
     def forward(self, x):
         x = as_input(self, x)
-        self._out_shape = x.shape
         if not self.training or self.p == 0.0:
-            self._mask = None
+            self._kernels, self._cache, self._out_shape = None, None, x.shape
             return x.copy()
-        rng = self.rng if self.rng is not None else get_rng()
-        keep = rng.random(x.shape, dtype=np.float32 if x.dtype == np.float32 else np.float64)
-        scale = x.dtype.type(1.0 / (1.0 - self.p))
-        self._mask = (keep >= self.p).astype(x.dtype) * scale
-        return x * self._mask
+        kernels = kernels_for("dropout", x)
+        y, cache = kernels.forward(x, self.p, self.rng if self.rng is not None else get_rng())
+        self._kernels, self._cache, self._out_shape = kernels, cache, x.shape
+        return y
 
     def backward(self, dy):
         dy = check_backward(self, dy, self._out_shape)
-        if self._mask is None:
+        if self._kernels is None:  # the identity
             return dy.copy()
-        return dy * self._mask
+        return self._kernels.backward(dy, self._cache)
+
+    def output_shape(self, in_shape):
+        return tuple(in_shape)
 
     def config(self):
         return {"p": self.p, "seed": self.seed}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.checks import as_input, check_backward
+from ..core.checks import as_input, check_backward, config_bool, config_int
 from ..core.config import get_default_dtype
+from ..core.dispatch import kernels_for
+from ..core.memory import check_parameters_fit
 from ..core.module import Module, Parameter, register
 
 
@@ -17,6 +19,7 @@ class _BatchNorm(Module):
     Backward (training):  dγ = Σ dy x̂,  dβ = Σ dy,
         dx = γ / (M √(σ² + ε)) · (M dy - dβ - x̂ dγ).
     Evaluation uses the running statistics:  dx = dy γ / √(running_var + ε).
+    The kernels are ``reference.norm`` or ``fast.cpu.norm``.
     """
 
     _ndims: tuple[int, ...] = ()
@@ -36,6 +39,7 @@ class _BatchNorm(Module):
         self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
         dt = get_default_dtype()
         c = self.num_features
+        check_parameters_fit([(c,)] * 3, dt, f"{self._label()} (parameters and statistics)")
         if affine:
             self.weight = Parameter(np.ones(c, dtype=dt))
             self.bias = Parameter(np.zeros(c, dtype=dt))
@@ -47,19 +51,11 @@ class _BatchNorm(Module):
         self._clear_cache()
 
     def _clear_cache(self):
-        self._xhat = None
-        self._invstd = None
-        self._out_shape = None
-        self._was_training = None
+        self._kernels = self._cache = self._out_shape = None
 
     @property
     def dtype(self):
         return self.running_mean.dtype
-
-    def _axes_and_shape(self, x):
-        axes = (0,) + tuple(range(2, x.ndim))
-        bshape = (1, self.num_features) + (1,) * (x.ndim - 2)
-        return axes, bshape
 
     def forward(self, x):
         x = as_input(self, x, self.running_mean.dtype)
@@ -68,49 +64,35 @@ class _BatchNorm(Module):
                 f"{self._label()}: expected {self._pattern.format(c=self.num_features)}, "
                 f"got {tuple(x.shape)}"
             )
-        axes, bshape = self._axes_and_shape(x)
         m = x.size // self.num_features
+        if self.training and m < 2:
+            raise ValueError(
+                f"{self._label()}: training needs more than 1 value per channel, got "
+                f"input {tuple(x.shape)}"
+            )
+        kernels = kernels_for("batchnorm", x)
+        gamma = None if self.weight is None else self.weight.data
+        beta = None if self.bias is None else self.bias.data
         if self.training:
-            if m < 2:
-                raise ValueError(
-                    f"{self._label()}: training needs more than 1 value per channel, got "
-                    f"input {tuple(x.shape)}"
-                )
-            mean = x.mean(axis=axes)
-            xc = x - mean.reshape(bshape)
-            xc3 = xc.reshape(x.shape[0], self.num_features, -1)
-            var = np.einsum("ncl,ncl->c", xc3, xc3) / m
-            invstd = 1.0 / np.sqrt(var + self.eps)
+            y, mean, var, cache = kernels.forward(x, gamma, beta, self.eps)
             mo = self.momentum
             self.running_mean = (1 - mo) * self.running_mean + mo * mean
             self.running_var = (1 - mo) * self.running_var + mo * var * (m / (m - 1))
             self.num_batches_tracked = self.num_batches_tracked + 1
-            xhat = xc
-            xhat *= invstd.reshape(bshape)
         else:
-            invstd = 1.0 / np.sqrt(self.running_var + self.eps)
-            xhat = (x - self.running_mean.reshape(bshape)) * invstd.reshape(bshape)
-        self._xhat, self._invstd, self._was_training = xhat, invstd.astype(x.dtype), self.training
-        self._out_shape = x.shape
-        if self.weight is None:
-            return xhat.copy()
-        return xhat * self.weight.data.reshape(bshape) + self.bias.data.reshape(bshape)
+            y, cache = kernels.forward_eval(
+                x, gamma, beta, self.running_mean, self.running_var, self.eps
+            )
+        self._kernels, self._cache, self._out_shape = kernels, cache, x.shape
+        return y
 
     def backward(self, dy):
-        dy = check_backward(self, dy, self._out_shape).astype(self.dtype, copy=False)
-        xhat = self._xhat
-        axes, bshape = self._axes_and_shape(dy)
-        dbeta = dy.sum(axis=axes)
-        dgamma = (dy * xhat).sum(axis=axes)
-        gamma = self.weight.data if self.weight is not None else np.ones_like(dbeta)
+        dy = check_backward(self, dy, self._out_shape, self.dtype)
+        dx, dgamma, dbeta = self._kernels.backward(dy, self._cache)
         if self.weight is not None:
             self.weight.grad += dgamma
             self.bias.grad += dbeta
-        scale = (gamma * self._invstd).reshape(bshape)
-        if not self._was_training:
-            return dy * scale
-        m = dy.size // self.num_features
-        return (scale / m) * (m * dy - dbeta.reshape(bshape) - xhat * dgamma.reshape(bshape))
+        return dx
 
     def config(self):
         return {
@@ -119,6 +101,18 @@ class _BatchNorm(Module):
             "momentum": self.momentum,
             "affine": self.weight is not None,
         }
+
+    @classmethod
+    def state_shapes(cls, config):
+        c = config_int(cls.__name__, config, "num_features")
+        shapes = {}
+        if config_bool(cls.__name__, config, "affine", True):
+            shapes.update(weight=(c,), bias=(c,))
+        shapes.update(running_mean=(c,), running_var=(c,), num_batches_tracked=())
+        return shapes
+
+    def output_shape(self, in_shape):
+        return tuple(in_shape)
 
     def _label(self):
         return f"{type(self).__name__}({self.num_features})"

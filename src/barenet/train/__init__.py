@@ -1,5 +1,6 @@
-"""Training: ``fit``/``evaluate``/``predict``, callbacks, checkpoints, metrics,
-and ``run_training`` (the function behind ``barenet train`` and every sweep run)."""
+"""Training: ``train_step`` (one step, for your own loop), ``fit``/``evaluate``/
+``predict``, callbacks, checkpoints, metrics, and ``run_training`` (the function
+behind ``barenet train`` and every sweep run)."""
 
 from .callbacks import (
     Callback,
@@ -13,9 +14,22 @@ from .callbacks import (
     make_schedule,
 )
 from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
 from .history import History
+from .interrupts import ForcedInterrupt, interrupts_handled
 from .metrics import accuracy, classification_report, confusion_matrix, precision_recall_f1
-from .run import load_data, make_optimizer, run_training
+from .progress import ProgressBar
+from .run import (
+    TrainingOutcome,
+    TrainingRun,
+    build_run,
+    load_data,
+    make_optimizer,
+    run_training,
+    train_run,
+    write_run,
+)
+from .step import train_step
 from .summary import summary
 from .trainer import TrainContext, TrainingDiverged, evaluate, fit, predict
 
@@ -23,26 +37,36 @@ __all__ = [
     "Callback",
     "CosineLR",
     "EarlyStopping",
+    "ForcedInterrupt",
     "GradientNormRecorder",
     "History",
     "LambdaCallback",
     "ModelCheckpoint",
     "ReduceLROnPlateau",
     "StepLR",
+    "TrainConfig",
     "TrainContext",
+    "TrainingOutcome",
+    "TrainingRun",
     "TrainingDiverged",
     "accuracy",
+    "build_run",
     "classification_report",
     "confusion_matrix",
     "evaluate",
     "fit",
+    "interrupts_handled",
     "load_checkpoint",
     "load_data",
     "make_optimizer",
     "make_schedule",
     "precision_recall_f1",
     "predict",
+    "ProgressBar",
     "run_training",
     "summary",
     "save_checkpoint",
+    "train_run",
+    "train_step",
+    "write_run",
 ]

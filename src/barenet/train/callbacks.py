@@ -134,7 +134,9 @@ class ModelCheckpoint(_Monitor):
     to a temporary file renamed into place, so an old checkpoint is never
     half-replaced. With ``every`` > 1 (long runs of tiny epochs, where the writes
     would dominate) the best state is kept in memory and written with the next
-    scheduled write, so ``best`` still holds the best epoch's exact state."""
+    scheduled write, so ``best`` still holds the best epoch's exact state. After a
+    second Ctrl-C that broke into a step (``ctx.consistent`` false) nothing more is
+    written: the files on disk are the last consistent state."""
 
     def __init__(
         self,
@@ -163,6 +165,11 @@ class ModelCheckpoint(_Monitor):
     def best_path(self) -> Path:
         return self.directory / "best.safetensors"
 
+    @property
+    def wrote_last(self) -> bool:
+        """Whether this callback has written ``last_path`` (in this process)."""
+        return self._last_written is not None
+
     def on_epoch_end(self, ctx) -> None:
         from . import checkpoint as ck
 
@@ -173,11 +180,14 @@ class ModelCheckpoint(_Monitor):
             self._flush(ctx)
 
     def on_train_end(self, ctx) -> None:
+        if not getattr(ctx, "consistent", True):  # a forced Ctrl-C split a step
+            return
         # Only what the schedule left unwritten: with every=1 this writes nothing.
         self._flush(ctx, last=self._last_written != (ctx.epoch, ctx.step))
 
     def on_interrupt(self, ctx) -> None:
-        self._flush(ctx)
+        if getattr(ctx, "consistent", True):
+            self._flush(ctx)
 
     def _flush(self, ctx, last: bool = True) -> None:
         from . import checkpoint as ck
@@ -207,7 +217,7 @@ class _Schedule(Callback):
         ctx.optimizer.lr = self.lr_at(ctx.epoch)
 
     def lr_at(self, epoch: int) -> float:
-        raise TypeError(f"{type(self).__name__} does not define lr_at")
+        raise NotImplementedError(f"{type(self).__name__} does not define lr_at")
 
     def state_dict(self) -> dict:
         return {"base_lr": self.base_lr}
@@ -277,14 +287,13 @@ class ReduceLROnPlateau(_Monitor):
 
 class GradientNormRecorder(Callback):
     """Adds ``grad_norms`` to each epoch record: for every weight (parameters with 2+
-    axes) the mean over the epoch's steps of ‖∂L/∂W‖₂, keyed by parameter name."""
+    axes) the mean over the epoch's steps of ‖∂L/∂W‖₂, keyed by parameter name.
+    The sums of an epoch in progress are part of its state, so a run resumed
+    mid-epoch records the same means."""
 
     def __init__(self):
         self._sums: dict[str, float] = {}
         self._n = 0
-
-    def on_epoch_begin(self, ctx) -> None:
-        self._sums, self._n = {}, 0
 
     def on_after_backward(self, ctx) -> None:
         for name, p in ctx.model.named_parameters():
@@ -296,25 +305,64 @@ class GradientNormRecorder(Callback):
     def on_epoch_end(self, ctx) -> None:
         n = max(self._n, 1)
         ctx.logs["grad_norms"] = {k: v / n for k, v in self._sums.items()}
+        self._sums, self._n = {}, 0
+
+    def state_dict(self) -> dict:
+        return {"sums": dict(self._sums), "n": self._n}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._sums = {str(k): float(v) for k, v in state.get("sums", {}).items()}
+        self._n = int(state.get("n", 0))
 
 
-def make_schedule(spec: str | None, epochs: int) -> Callback | None:
+def make_schedule(spec: str | None, epochs: int, lr: float | None = None) -> Callback | None:
     """Parse ``"step:10:0.5"``, ``"cosine"`` / ``"cosine:1e-5"``, ``"plateau"`` /
-    ``"plateau:0.5:2"`` or ``"none"`` into a schedule callback (``None`` for none)."""
-    if not spec or spec == "none":
+    ``"plateau:0.5:2"`` or ``"none"`` into a schedule callback (``None`` for none).
+
+    ``step[:N[:gamma]]``: lr × gamma every N epochs (N >= 1, 0 < gamma <= 1;
+    default N = epochs // 3, gamma 0.1); ``cosine[:final_lr]``: cosine decay over
+    the run down to ``final_lr`` (>= 0 and below the starting ``lr``, when given);
+    ``plateau[:factor[:patience]]``: see :class:`ReduceLROnPlateau`. Anything else,
+    extra fields or values out of range raise ``ValueError`` naming the schedule."""
+    if spec is None or spec == "" or spec == "none":
         return None
-    name, *args = str(spec).split(":")
+    name, *args = str(spec).strip().split(":")
+    forms = {
+        "step": "step[:N[:gamma]]",
+        "cosine": "cosine[:final_lr]",
+        "plateau": "plateau[:factor[:patience]]",
+    }
+    if name not in forms:
+        raise ValueError(f"unknown schedule {spec!r}; use {', '.join(forms.values())} or none")
+    if len(args) > forms[name].count(":"):
+        raise ValueError(f"schedule {spec!r}: too many fields; the form is {forms[name]}")
     try:
         nums = [float(a) for a in args]
     except ValueError:
-        raise ValueError(f"schedule {spec!r}: arguments must be numbers") from None
+        raise ValueError(f"schedule {spec!r}: arguments must be numbers ({forms[name]})") from None
+
+    def bad(what: str) -> ValueError:
+        return ValueError(f"schedule {spec!r}: {what} ({forms[name]})")
+
+    if not all(math.isfinite(v) for v in nums):
+        raise bad("arguments must be finite")
     if name == "step":
+        if nums and (nums[0] < 1 or not nums[0].is_integer()):
+            raise bad(f"N must be a whole number of epochs >= 1, got {args[0]}")
+        if len(nums) > 1 and not 0 < nums[1] <= 1:
+            raise bad(f"gamma must be in (0, 1], got {args[1]}")
         step = int(nums[0]) if nums else max(1, epochs // 3)
         return StepLR(step, nums[1] if len(nums) > 1 else 0.1)
     if name == "cosine":
-        return CosineLR(max(1, epochs), nums[0] if nums else 0.0)
-    if name == "plateau":
-        return ReduceLROnPlateau(
-            factor=nums[0] if nums else 0.1, patience=int(nums[1]) if len(nums) > 1 else 2
-        )
-    raise ValueError(f"unknown schedule {spec!r}; use step[:N[:gamma]], cosine, plateau or none")
+        final = nums[0] if nums else 0.0
+        if final < 0 or (lr is not None and final >= lr):
+            below = f" and below the learning rate {lr:g}" if lr is not None else ""
+            raise bad(f"the final learning rate must be >= 0{below}, got {args[0]}")
+        return CosineLR(max(1, epochs), final)
+    if len(nums) > 1 and (nums[1] < 1 or not nums[1].is_integer()):
+        raise bad(f"patience must be a whole number of epochs >= 1, got {args[1]}")
+    if nums and not 0 < nums[0] < 1:
+        raise bad(f"factor must be in (0, 1), got {args[0]}")
+    return ReduceLROnPlateau(
+        factor=nums[0] if nums else 0.1, patience=int(nums[1]) if len(nums) > 1 else 2
+    )

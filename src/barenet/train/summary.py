@@ -1,66 +1,37 @@
 """``summary(model, input_shape)``: a table of layers, output shapes, parameters and
 FLOPs per image, like Keras' ``model.summary()``.
 
-FLOP convention: 2 x multiply-adds of Linear and Conv2d layers only (bias adds,
-activations, pooling and normalisation are not counted), for one image forward.
-Shapes come from one zero forward pass of a single sample in eval mode.
+FLOPs are each layer's ``Module.flops``: 2 x multiply-adds of the layers that multiply
+(Linear, Conv2d; bias adds, activations, pooling and normalisation are not counted), for
+one image forward. Shapes come from one zero forward pass of a single sample in eval
+mode (``core.hooks.probe``).
 """
 
 from __future__ import annotations
 
-import numpy as np
-
+from ..core.hooks import probe
 from ..core.module import Module
 
 __all__ = ["layer_table", "summary"]
 
 
-def _flops(m: Module, in_shape: tuple, out_shape: tuple) -> int:
-    name = type(m).__name__
-    if name == "Linear":
-        return 2 * int(m.in_features) * int(m.out_features)
-    if name == "Conv2d":
-        kh, kw = m.kernel_size
-        return 2 * m.in_channels * kh * kw * int(np.prod(out_shape))
-    return 0
-
-
 def layer_table(model: Module, input_shape) -> list[dict]:
     """One row per leaf layer: ``name, layer, output_shape, params, flops``."""
-    shape = tuple(int(s) for s in input_shape)
-    rows: list[dict] = []
-    wrapped = []
-    for name, m in model.named_modules():
-        if next(m.children(), None) is not None:
-            continue
-
-        def fwd(x, _m=m, _name=name, _orig=m.forward):
-            y = _orig(x)
-            rows.append(
-                {
-                    "name": _name or type(_m).__name__,
-                    "layer": _m._label(),
-                    "output_shape": tuple(y.shape[1:]),
-                    "params": sum(p.size for p in _m.parameters()),
-                    "flops": _flops(_m, tuple(x.shape[1:]), tuple(y.shape[1:])),
-                }
-            )
-            return y
-
-        object.__setattr__(m, "forward", fwd)
-        wrapped.append(m)
-    was_training = model.training
-    model.eval()
     try:
-        model.forward(np.zeros((1, *shape), dtype=model.dtype))
+        leaves = probe(model, input_shape)
     except ValueError as exc:
+        shape = tuple(int(s) for s in input_shape)
         raise ValueError(f"summary: the model does not accept input {shape}: {exc}") from None
-    finally:
-        for m in wrapped:
-            del m.__dict__["forward"]
-            m._clear_cache()
-        model.train(was_training)
-    return rows
+    return [
+        {
+            "name": row.name or type(row.module).__name__,
+            "layer": row.module._label(),
+            "output_shape": row.out_shape,
+            "params": sum(p.size for p in row.module.parameters()),
+            "flops": row.module.flops(row.in_shape),
+        }
+        for row in leaves
+    ]
 
 
 def summary(model: Module, input_shape) -> str:

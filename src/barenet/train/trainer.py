@@ -1,52 +1,56 @@
 """``fit``, ``evaluate`` and ``predict``: the training loop and batched inference.
 
-A step is forward, loss, backward, ``on_after_backward`` callbacks, optimizer step,
-zero_grad. Batches come from a :class:`barenet.data.DataLoader` (built from
-``(x, y)`` when arrays are given), so every sample is seen once per epoch.
+Each batch is one :func:`barenet.train.train_step` (forward, loss, backward,
+``on_after_backward`` callbacks, optimizer step, zero_grad). Batches come from a
+:class:`barenet.data.DataLoader` (built from ``(x, y)`` when arrays are given), so
+every sample is seen once per epoch.
 
 Divergence: when the outputs or the loss stop being finite (or the weights at the
 end of an epoch), ``fit`` raises :class:`TrainingDiverged` (a
 ``FloatingPointError``) naming the epoch and step, with ``history.stopped_reason =
-"diverged"``. Nothing is written at that point, so the last checkpoint on disk is
-the last good one. Ctrl-C ends the run cleanly: callbacks' ``on_interrupt`` runs
+"diverged"``. Nothing is written at that point, so a checkpoint on disk is the
+last good one.
+
+Ctrl-C ends the run cleanly: callbacks' ``on_interrupt`` runs
 (:class:`ModelCheckpoint` saves a resumable checkpoint), ``history.stopped_reason``
-is ``"interrupted"`` and ``fit`` returns.
+is ``"interrupted"`` and ``fit`` returns. A step is never split: Ctrl-C before the
+optimizer update undoes the step (see :mod:`barenet.train.step`), from the update
+to the step's bookkeeping, and while an epoch's record and ``on_epoch_end``
+callbacks run, it is held until they are done. Resuming from that checkpoint
+therefore continues bit for bit as the uninterrupted run would have. A second
+Ctrl-C while one is held interrupts at once; ``ctx.consistent`` is then false and
+:class:`ModelCheckpoint` keeps the checkpoint it wrote before.
 """
 
 from __future__ import annotations
 
-import math
-import sys
 import time
 from collections.abc import Sequence
 
 import numpy as np
 
 from ..core.config import set_rng_state
-from ..core.malloc import keep_freed_memory
 from ..core.module import Module
 from .callbacks import Callback
 from .history import History
+from .interrupts import ForcedInterrupt, held_interrupts, interrupts_handled
+from .progress import ProgressBar
+from .step import TrainingDiverged, train_step
 
 __all__ = ["TrainingDiverged", "TrainContext", "fit", "evaluate", "predict"]
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss (or the network's output or weights) became NaN or inf."""
-
-    def __init__(self, message: str, history: History | None = None):
-        super().__init__(message)
-        self.history = history
 
 
 class TrainContext:
     """What callbacks see: ``model, optimizer, loss_fn, loader, history, callbacks,
     epoch`` (0-based index of the epoch in progress), ``epochs`` (total), ``step``
     (optimizer steps so far), ``batch`` (index in the epoch), ``loss`` (last batch),
-    ``logs`` (the epoch's record at ``on_epoch_end``), ``stop_training``."""
+    ``logs`` (the epoch's record at ``on_epoch_end``), ``stop_training``,
+    ``partial`` (the running sums of the epoch in progress) and ``consistent``
+    (false only after a second Ctrl-C broke into a step or an epoch's end)."""
 
     def __init__(self, **kw):
         self.stop_training = False
+        self.consistent = True
         self.logs: dict = {}
         self.loss = float("nan")
         self.batch = 0
@@ -61,34 +65,33 @@ class TrainContext:
         return self.epoch, dict(self.partial)
 
 
-def _is_tty() -> bool:
-    try:
-        return sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _fmt(rec: dict) -> str:
-    parts = [f"epoch {rec['epoch']}"]
-    for k in ("train_loss", "train_acc", "val_loss", "val_acc"):
-        v = rec.get(k)
-        if v is not None:
-            parts.append(f"{k} {v:.4f}")
-    parts.append(f"lr {rec['lr']:.3g}  {rec['time_s']:.1f}s")
-    return "  ".join(parts)
-
-
 def _batches(model: Module, x: np.ndarray, batch_size: int):
     x = np.asarray(x)
     for i in range(0, len(x), batch_size):
         yield i, model.forward(x[i : i + batch_size])
 
 
+def _check_finite(model: Module, who: str) -> None:
+    bad = [n for n, p in model.named_parameters() if not np.isfinite(p.data).all()]
+    bad += [
+        n
+        for n, b in model.named_buffers()
+        if np.asarray(b).dtype.kind == "f" and not np.isfinite(b).all()
+    ]
+    if bad:
+        raise ValueError(
+            f"{who}: the model's weights are not finite (NaN/inf in {', '.join(bad[:3])}"
+            f"{', ...' if len(bad) > 3 else ''}); it cannot be used (a diverged run?)"
+        )
+
+
 def predict(model: Module, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
     """Outputs of ``model`` in eval mode for ``x: (N, ...)``, batched: ``(N, K)``.
-    The model's train/eval mode is restored afterwards."""
+    The model's train/eval mode is restored afterwards. A model whose weights or
+    buffers hold NaN/inf is refused (``ValueError``)."""
     if len(x) == 0:
         raise ValueError("predict: empty input (0 samples)")
+    _check_finite(model, "predict")
     was_training = model.training
     model.eval()
     try:
@@ -109,6 +112,7 @@ def evaluate(
     (``y: (N,)`` labels or ``(N, K)`` one-hot) or ``mse`` for regression."""
     if len(x) != len(y):
         raise ValueError(f"evaluate: {len(x)} inputs but {len(y)} targets")
+    _check_finite(model, "evaluate")
     with np.errstate(over="ignore", invalid="ignore"):
         out = predict(model, x, batch_size)
     if not np.isfinite(out).all():
@@ -129,16 +133,6 @@ def _score(out: np.ndarray, y: np.ndarray, loss_fn, batch_size: int, task: str) 
         d = out.astype(np.float64) - y.reshape(out.shape)
         res["mse"] = float(np.mean(d * d))
     return res
-
-
-def _progress(loader, verbose, epoch, epochs):
-    if verbose is False or not _is_tty():
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{epochs}", leave=True, unit="batch")
 
 
 def fit(
@@ -163,12 +157,12 @@ def fit(
     targets) or a ``DataLoader``; ``val``: ``(x_val, y_val)`` evaluated after every
     epoch, or ``None``. ``transform`` (``t(x_batch, rng)``) and ``seed`` (the data
     order and augmentation; weights and dropout follow ``barenet.seed``) apply when
-    arrays are given. ``verbose``: ``False`` prints nothing; otherwise a progress bar
-    on a terminal, else one line per epoch. ``task``: ``"classification"`` or
+    arrays are given. ``verbose``: ``False`` prints nothing; otherwise a
+    :class:`ProgressBar` (a bar on a terminal, else one line per epoch) is put first
+    in the callbacks unless one is there. ``task``: ``"classification"`` or
     ``"regression"`` (no accuracies). ``resume``: a checkpoint path (see
     :class:`ModelCheckpoint`): weights, optimizer, RNGs, data order, history and
     callback state are restored and training continues up to ``epochs``.
-    Freed memory is kept in the process from then on (see :mod:`barenet.core.malloc`).
     """
     from ..data import DataLoader
     from .checkpoint import load_checkpoint
@@ -177,7 +171,6 @@ def fit(
         raise ValueError(f"fit: task must be 'classification' or 'regression', got {task!r}")
     if int(epochs) < 0:
         raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
-    keep_freed_memory()
     if isinstance(train, DataLoader):
         loader = train
     else:
@@ -196,6 +189,8 @@ def fit(
         val = (np.asarray(xv), np.asarray(yv))
     classify = task == "classification"
     callbacks = list(callbacks)
+    if verbose is not False and not any(isinstance(cb, ProgressBar) for cb in callbacks):
+        callbacks.insert(0, ProgressBar())
     ctx = TrainContext(
         model=model,
         optimizer=optimizer,
@@ -217,33 +212,36 @@ def fit(
         ctx.history = History.from_dict(st["history"])
         ctx.history.stopped_reason = None
         ctx.step, start, partial = int(st["step"]), int(st["next_epoch"]), st.get("partial")
-        saved = st.get("callbacks", [])
-        for cb, (name, cst) in zip(callbacks, saved):
-            if type(cb).__name__ == name:
-                cb.load_state_dict(cst)
+        _load_callback_states(callbacks, st.get("callbacks", []))
     history = ctx.history
     ctx.epoch = start - 1
     model.train()
     for cb in callbacks:
         cb.on_train_begin(ctx)
-    try:
-        for epoch in range(start, int(epochs)):
-            ctx.epoch, ctx.epoch_closed = epoch, False
-            ctx.partial = partial or {
-                "loss_sum": 0.0,
-                "correct": 0,
-                "count": 0,
-                "time_s": 0.0,
-                "done": False,
-            }
-            partial = None
-            _run_epoch(ctx, verbose, classify)
-            if ctx.stop_training:
-                break
-    except KeyboardInterrupt:
-        history.stopped_reason = "interrupted"
-        for cb in callbacks:
-            cb.on_interrupt(ctx)
+    with interrupts_handled():
+        try:
+            for epoch in range(start, int(epochs)):
+                ctx.epoch, ctx.epoch_closed = epoch, False
+                ctx.partial = partial or {
+                    "loss_sum": 0.0,
+                    "correct": 0,
+                    "count": 0,
+                    "time_s": 0.0,
+                    "done": False,
+                }
+                partial = None
+                _run_epoch(ctx, classify)
+                if ctx.stop_training:
+                    break
+        except KeyboardInterrupt as exc:
+            history.stopped_reason = "interrupted"
+            ctx.consistent = not isinstance(exc, ForcedInterrupt)
+            for cb in callbacks:
+                cb.on_interrupt(ctx)
+        finally:
+            for cb in callbacks:
+                if isinstance(cb, ProgressBar):
+                    cb.close()
     if ctx.stop_training and history.stopped_reason is None:
         history.stopped_reason = "callback"
     for cb in callbacks:
@@ -252,92 +250,107 @@ def fit(
     return history
 
 
-def _diverged(ctx, what: str):
+def _load_callback_states(callbacks: list[Callback], saved: list) -> None:
+    """Give each callback the state saved by the callback of the same class and the
+    same rank among that class's callbacks (a display added or dropped on resume
+    shifts nothing)."""
+    by_name: dict[str, list[dict]] = {}
+    for name, state in saved:
+        by_name.setdefault(name, []).append(state)
+    seen: dict[str, int] = {}
+    for cb in callbacks:
+        name = type(cb).__name__
+        i = seen[name] = seen.get(name, -1) + 1
+        if i < len(by_name.get(name, ())):
+            cb.load_state_dict(by_name[name][i])
+
+
+def _diverged(ctx, what: str) -> TrainingDiverged:
     ctx.history.stopped_reason = "diverged"
     return TrainingDiverged(
-        f"training diverged: {what} became NaN/inf at epoch {ctx.epoch + 1}, step {ctx.step} "
-        f"(lr {ctx.optimizer.lr:g}); try a smaller learning rate. The last checkpoint "
-        f"written before this step is kept unchanged.",
+        f"training diverged: {what} became NaN/inf in epoch {ctx.epoch + 1}, after "
+        f"{ctx.step} step{'s' * (ctx.step != 1)} (lr {ctx.optimizer.lr:g}); try a smaller "
+        f"learning rate",
         ctx.history,
+        what,
     )
 
 
-def _run_epoch(ctx, verbose, classify: bool) -> None:
+def _hooks(callbacks: list[Callback], name: str) -> list[Callback]:
+    """The callbacks that define hook ``name`` (as a method or, for LambdaCallback,
+    an attribute)."""
+    base = getattr(Callback, name)
+    return [cb for cb in callbacks if getattr(type(cb), name) is not base or name in vars(cb)]
+
+
+def _run_epoch(ctx, classify: bool) -> None:
     model, opt, loss_fn, p = ctx.model, ctx.optimizer, ctx.loss_fn, ctx.partial
     t0 = time.perf_counter() - p["time_s"]
+    ctx.loader_state = ctx.loader.state_dict()
     for cb in ctx.callbacks:
         cb.on_epoch_begin(ctx)
-    ctx.loader_state = ctx.loader.state_dict()
-    bar = _progress(ctx.loader, verbose, ctx.epoch, ctx.epochs)
-    if bar is not None and ctx.loader.batch:
-        bar.update(ctx.loader.batch)
+    # State that on_after_backward hooks change is put back if the step is undone.
+    hooked = _hooks(ctx.callbacks, "on_after_backward")
+    before: list[tuple[Callback, dict]] = []
+
+    def after_backward() -> None:
+        before[:] = [(cb, cb.state_dict()) for cb in hooked]
+        for cb in ctx.callbacks:
+            cb.on_after_backward(ctx)
+
+    def on_update(loss: float, out: np.ndarray) -> None:
+        ctx.step += 1
+        ctx.loader_state = ctx.loader.state_dict()
+        ctx.loss = loss
+        ctx.history.steps.append(loss)
+        n = len(xb)
+        p["loss_sum"] += loss * n
+        p["count"] += n
+        if classify:
+            labels = yb.argmax(axis=1) if np.ndim(yb) == 2 else yb
+            p["correct"] += int(np.count_nonzero(out.argmax(axis=1) == labels))
+        p["time_s"] = time.perf_counter() - t0
+
+    for b, (xb, yb) in enumerate(ctx.loader if not p["done"] else (), ctx.loader.batch):
+        ctx.batch, step = b, ctx.step
+        before.clear()
+        try:
+            train_step(
+                model, loss_fn, opt, xb, yb, after_backward=after_backward, on_update=on_update
+            )
+        except TrainingDiverged as exc:
+            raise _diverged(ctx, exc.what) from None
+        except BaseException:
+            if ctx.step == step:  # the step was undone: so is what its hooks recorded
+                for cb, state in before:
+                    cb.load_state_dict(state)
+            raise
+        for cb in ctx.callbacks:
+            cb.on_batch_end(ctx)
+    p["done"] = True
     try:
-        for b, (xb, yb) in enumerate(ctx.loader if not p["done"] else (), ctx.loader.batch):
-            ctx.batch = b
-            with np.errstate(over="ignore", invalid="ignore"):
-                out = model.forward(xb)
-                if not np.isfinite(out).all():
-                    raise _diverged(ctx, "the network output")
-                loss = loss_fn(out, yb)
-                if not math.isfinite(loss):
-                    raise _diverged(ctx, "the loss")
-                wanted = model.needs_input_grad
-                model.needs_input_grad = False  # the batch is data: dL/dx is never used
-                try:
-                    model.backward(loss_fn.backward())
-                finally:
-                    model.needs_input_grad = wanted
-                for cb in ctx.callbacks:
-                    cb.on_after_backward(ctx)
-                opt.step()
-            opt.zero_grad()
-            ctx.step += 1
-            ctx.loader_state = ctx.loader.state_dict()
-            ctx.loss = loss
-            ctx.history.steps.append(loss)
-            n = len(xb)
-            p["loss_sum"] += loss * n
-            p["count"] += n
-            if classify:
-                labels = yb.argmax(axis=1) if np.ndim(yb) == 2 else yb
-                p["correct"] += int(np.count_nonzero(out.argmax(axis=1) == labels))
-            p["time_s"] = time.perf_counter() - t0
-            if bar is not None:
-                post = {"loss": f"{p['loss_sum'] / p['count']:.4f}"}
-                if classify:
-                    post["acc"] = f"{p['correct'] / p['count']:.4f}"
-                bar.set_postfix(post, refresh=False)
-                bar.update(1)
-            for cb in ctx.callbacks:
-                cb.on_batch_end(ctx)
-        p["done"] = True
-        if not all(np.isfinite(q.data).all() for q in model.parameters()):
-            raise _diverged(ctx, "a weight")
-        rec = {
-            "epoch": ctx.epoch + 1,
-            "train_loss": p["loss_sum"] / max(p["count"], 1),
-            "train_acc": p["correct"] / max(p["count"], 1) if classify else None,
-            "val_loss": None,
-            "val_acc": None,
-            "lr": float(opt.lr),
-        }
-        if ctx.val is not None:
-            with np.errstate(over="ignore", invalid="ignore"):
-                out = predict(model, ctx.val[0], 500)
-            if not np.isfinite(out).all():
-                raise _diverged(ctx, "the validation output")
-            res = _score(out, ctx.val[1], loss_fn, 500, ctx.task)
-            rec["val_loss"], rec["val_acc"] = res["loss"], res.get("accuracy")
-        rec["time_s"] = time.perf_counter() - t0
+        _check_finite(model, "fit")
+    except ValueError:
+        raise _diverged(ctx, "a weight") from None
+    rec = {
+        "epoch": ctx.epoch + 1,
+        "train_loss": p["loss_sum"] / max(p["count"], 1),
+        "train_acc": p["correct"] / max(p["count"], 1) if classify else None,
+        "val_loss": None,
+        "val_acc": None,
+        "lr": float(opt.lr),
+    }
+    if ctx.val is not None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = predict(model, ctx.val[0], 500)
+        if not np.isfinite(out).all():
+            raise _diverged(ctx, "the validation output")
+        res = _score(out, ctx.val[1], loss_fn, 500, ctx.task)
+        rec["val_loss"], rec["val_acc"] = res["loss"], res.get("accuracy")
+    rec["time_s"] = time.perf_counter() - t0
+    with held_interrupts():  # the epoch's record and its callbacks go together
         ctx.history.epochs.append(rec)
         ctx.logs = rec
         ctx.epoch_closed = True
-        if bar is not None:
-            bar.set_postfix_str(_fmt(rec).split("  ", 1)[1], refresh=True)
-        elif verbose is not False:
-            print(_fmt(rec), flush=True)
         for cb in ctx.callbacks:
             cb.on_epoch_end(ctx)
-    finally:
-        if bar is not None:
-            bar.close()

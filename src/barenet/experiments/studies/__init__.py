@@ -1,4 +1,6 @@
-"""The shipped studies: one TOML sweep configuration each, in this folder.
+"""The shipped studies: one TOML sweep configuration each, in this folder. The list
+of studies (:data:`STUDIES`) is the list of those files; adding a study is adding
+a file.
 
 ``run_study(name, out_root)`` runs ``<name>.toml`` into ``out_root/<name>`` and
 writes its tables and figures. ``--quick`` variants (the ``[quick]`` table of each
@@ -16,24 +18,9 @@ from ..grid import load_config
 
 __all__ = ["STUDIES", "study_path", "load_study", "run_study", "finish_sweep"]
 
-STUDIES = [
-    "sine",
-    "activation",
-    "width-depth",
-    "batch-size",
-    "dropout",
-    "inversion",
-    "learning-rate",
-    "learning-rate-adam",
-    "init",
-    "depth",
-    "batchnorm",
-    "batchnorm-dropout",
-    "residual",
-    "optimizers",
-    "gradient-flow",
-]
 _HERE = Path(__file__).resolve().parent
+# Every TOML file in this folder is a study, named after the file.
+STUDIES = sorted(p.stem for p in _HERE.glob("*.toml"))
 
 
 def study_path(name: str) -> Path:
@@ -68,9 +55,14 @@ def run_study(
     figures: bool = True,
     run_fn: Callable | str | None = None,
     progress: Callable[[str], None] | None = print,
+    executor="pool",
+    address: str | None = None,
+    cpus_per_run: int = 1,
 ) -> Path:
     """Run study ``name`` into ``out_root/<name>`` (resuming finished runs), then
-    write its tables and figures; returns the study's folder."""
+    write its tables and figures; returns the study's folder. ``executor``,
+    ``address`` and ``cpus_per_run`` are :func:`~barenet.experiments.run_sweep`'s
+    (``executor`` a name or an :class:`~barenet.experiments.executors.Executor`)."""
     from ..sweep import DEFAULT_RUN_FN, run_sweep
 
     out = Path(out_root) / name
@@ -82,16 +74,11 @@ def run_study(
         overrides=overrides,
         run_fn=run_fn or DEFAULT_RUN_FN,
         progress=progress,
+        executor=executor,
+        address=address,
+        cpus_per_run=cpus_per_run,
     )
     files = finish_sweep(out, figures)
     if progress:
         progress(f"study {name}: {len(files)} files in {out}")
     return out
-
-
-def _list() -> str:
-    lines = []
-    for n in STUDIES:
-        cfg = load_study(n)
-        lines.append(f"{n:18s} {cfg.get('title', '')}")
-    return "\n".join(lines)

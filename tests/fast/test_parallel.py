@@ -1,5 +1,5 @@
-"""The thread helper: ranges cover the job, errors surface, and every kernel that uses
-it gives bit-identical results whatever the thread count."""
+"""The thread pool: ranges cover the job, errors surface, and every kernel that uses it
+gives bit-identical results whatever the thread count."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import barenet as bn
-from barenet.core import parallel
-from barenet.core.functional import cnhw_empty
+from barenet.fast.cpu import activation, parallel, tuned
+from barenet.fast.cpu.layout import empty_in
 
 
 def test_num_threads_env(monkeypatch):
@@ -57,13 +57,13 @@ def test_chunked_reraises_and_does_not_nest(monkeypatch):
 
 def test_map_and_copy_into(monkeypatch):
     monkeypatch.setenv("BARENET_NUM_THREADS", "2")
-    monkeypatch.setattr(parallel, "MIN_BYTES", 0)
     a = np.arange(24.0).reshape(2, 3, 4).transpose(1, 0, 2)
     out = np.empty_like(a)
-    parallel.map_into(np.multiply, out, a, 2.0)
-    np.testing.assert_array_equal(out, a * 2)
-    dst = np.zeros((3, 2, 4))
-    parallel.copy_into(dst, a)
+    with tuned(parallel_min_bytes=0):
+        parallel.map_into(np.multiply, out, a, 2.0)
+        np.testing.assert_array_equal(out, a * 2)
+        dst = np.zeros((3, 2, 4))
+        parallel.copy_into(dst, a)
     np.testing.assert_array_equal(dst, a)
 
 
@@ -81,22 +81,26 @@ def test_dense_flat_follows_the_first_arrays_memory_order():
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])
-@pytest.mark.parametrize("size", [1, 7, parallel._CONST_ROW, 3 * parallel._CONST_ROW + 5])
+@pytest.mark.parametrize("size", [1, 7, activation.CONST_ROW, 3 * activation.CONST_ROW + 5])
 def test_maximum_const_matches_np_maximum(monkeypatch, threads, size):
     monkeypatch.setenv("BARENET_NUM_THREADS", threads)
-    monkeypatch.setattr(parallel, "MIN_BYTES", 0)
+    with tuned(parallel_min_bytes=0):
+        _check_maximum_const(size)
+
+
+def _check_maximum_const(size):
     rng = np.random.default_rng(size)
     for dt in (np.float32, np.float64):
         x = rng.standard_normal(size).astype(dt)
         x[::5] = np.nan
         for value in (0.0, 0.25, -1.0):
-            out = parallel.maximum_const(x, value, np.empty_like(x))
+            out = activation.maximum_const(x, value, np.empty_like(x))
             np.testing.assert_array_equal(out, np.maximum(x, dt(value)))  # NaN kept
     x = rng.standard_normal((3, size, 2)).astype(np.float32)
     for view in (x.transpose(1, 2, 0), x[:, ::2]):  # dense in another order; strided
         out = np.empty_like(view)
-        np.testing.assert_array_equal(parallel.maximum_const(view, 0, out), np.maximum(view, 0))
-    parallel.maximum_const(x, 0.5, x)  # in place
+        np.testing.assert_array_equal(activation.maximum_const(view, 0, out), np.maximum(view, 0))
+    activation.maximum_const(x, 0.5, x)  # in place
     assert x.min() == 0.5
 
 
@@ -112,19 +116,21 @@ def _run_net(x, dy_seed=1):
 
 
 @pytest.mark.parametrize("layout", ["nchw", "cnhw"])
-def test_kernels_bit_identical_across_thread_counts(monkeypatch, layout):
-    monkeypatch.setattr(parallel, "MIN_BYTES", 0)  # thread even the tiny test arrays
+@pytest.mark.parametrize("conv_layout", [None, "flat", "pixel"])
+def test_kernels_bit_identical_across_thread_counts(monkeypatch, layout, conv_layout):
     x = np.random.default_rng(0).standard_normal((5, 2, 10, 9)).astype(np.float32)
     if layout == "cnhw":
-        xc = cnhw_empty(x.shape, x.dtype)
+        xc = empty_in("cnhw", x.shape, x.dtype)
         xc[...] = x
         x = xc
-    monkeypatch.setenv("BARENET_NUM_THREADS", "1")
-    ref = _run_net(x)
-    for threads in ("2", "3"):
-        monkeypatch.setenv("BARENET_NUM_THREADS", threads)
-        for a, b in zip(ref, _run_net(x)):
-            np.testing.assert_array_equal(a, b)
+    # thread even the tiny test arrays, one image per run
+    with tuned(parallel_min_bytes=0, run_bytes=1, conv_layout=conv_layout):
+        monkeypatch.setenv("BARENET_NUM_THREADS", "1")
+        ref = _run_net(x)
+        for threads in ("2", "3"):
+            monkeypatch.setenv("BARENET_NUM_THREADS", threads)
+            for a, b in zip(ref, _run_net(x)):
+                np.testing.assert_array_equal(a, b)
 
 
 def test_forked_child_gets_a_working_pool(monkeypatch):

@@ -1,4 +1,5 @@
-"""Split big element-wise jobs over a few threads.
+"""The thread pool: big element-wise jobs split over a few threads, and many small jobs
+(a convolution's runs of images) spread over them.
 
 NumPy releases the GIL inside ufunc loops and array copies, so a large copy or
 comparison split into disjoint chunks runs on several cores at once. ``chunked``
@@ -7,7 +8,9 @@ thread pool, the calling thread taking the last range itself. Each call must wri
 only its own part of the output, so results do not depend on the thread count
 (no reduction is ever split).
 
-The thread count is ``BARENET_NUM_THREADS`` when set (1 disables threading), else
+Jobs with less output than ``settings.parallel_min_bytes`` stay on the calling thread:
+waking a sleeping thread and waiting for it costs more than they take. The thread count
+is ``BARENET_NUM_THREADS`` when set (1 disables threading), else
 the BLAS thread setting (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
 ``MKL_NUM_THREADS``) capped by ``os.cpu_count()``. Never call it around a BLAS call:
 they would compete for the same cores (a call from inside a chunk runs serially).
@@ -30,10 +33,8 @@ from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
-# Below this many bytes of output a job runs on the calling thread. Waking a sleeping
-# thread and waiting for it costs about 100 µs in all (measured: a split ReLU only
-# wins from about 4-8 MB, where one core takes about half a millisecond).
-MIN_BYTES = 6 << 20
+from ...runtime import at_fork_in_child
+from .tuning import settings
 
 # Ranges per thread: small enough to even out a paused thread, big enough to be cheap.
 _PIECES = 4
@@ -46,7 +47,7 @@ _local = threading.local()  # .inside: this thread is running a job of for_each
 _blas: list | None = None  # threadpoolctl controllers of the loaded BLAS libraries
 
 
-_CORES = os.cpu_count() or 1  # asked once: the call costs ~10 µs, and for_each asks often
+_CORES = os.cpu_count() or 1  # asked once: the call is not free, and for_each asks often
 
 
 def num_threads() -> int:
@@ -114,13 +115,13 @@ def single_threaded_blas() -> Iterator[None]:
             c.set_num_threads(n)
 
 
-os.register_at_fork(after_in_child=_forget_pool)
+at_fork_in_child(_forget_pool)
 
 
 def splits(n: int, nbytes: int) -> list[tuple[int, int]]:
     """Ranges (lo, hi) over 0..n-1, one per thread: a single range when the job of
     ``nbytes`` is small, n < 2, or only one thread is allowed."""
-    k = min(num_threads(), n) if nbytes >= MIN_BYTES else 1
+    k = min(num_threads(), n) if nbytes >= settings.parallel_min_bytes else 1
     if k <= 1:
         return [(0, n)]
     bounds = [n * i // k for i in range(k + 1)]
@@ -276,47 +277,3 @@ def dense_flat(*arrays: np.ndarray) -> tuple[np.ndarray, ...] | None:
             return None
         flats.append(t.reshape(-1))
     return tuple(flats)
-
-
-# NumPy (2.x) runs maximum(x, scalar) without SIMD: measured 96 µs per MB of float32,
-# against 34 for maximum(x, y) of two arrays. So a scalar bound is read as a row of
-# _CONST_ROW copies (64 KB of float32, held in cache) broadcast over rows of x's memory.
-# Shorter rows lose the gain (measured: 4000 numbers, 53 µs per MB).
-_CONST_ROW = 16384
-_const_rows: dict[tuple[float, str], np.ndarray] = {}
-
-
-def _const_row(value, dtype) -> np.ndarray:
-    key = (float(value), np.dtype(dtype).str)
-    row = _const_rows.get(key)
-    if row is None:
-        if len(_const_rows) >= 64:  # a few values in practice (0, a slope): never grows
-            _const_rows.clear()
-        row = np.full(_CONST_ROW, value, dtype=dtype)
-        row.flags.writeable = False
-        _const_rows[key] = row
-    return row
-
-
-def _maximum_rows(x: np.ndarray, row: np.ndarray, out: np.ndarray) -> None:
-    """out = max(x, row[0]) for 1-D x and out, a row at a time."""
-    n, k = x.size, row.size
-    full = n - n % k
-    if full:
-        np.maximum(x[:full].reshape(-1, k), row, out=out[:full].reshape(-1, k))
-    if full < n:
-        np.maximum(x[full:], row[: n - full], out=out[full:])
-
-
-def maximum_const(x: np.ndarray, value, out: np.ndarray) -> np.ndarray:
-    """out = max(x, value) element-wise (NaN propagates, as in np.maximum), split over
-    threads when big. x and out share a shape; returns out."""
-    # up to a row's worth, the plain call costs less than the row's set-up (measured)
-    flat = dense_flat(out, x) if out.size > _CONST_ROW else None
-    if flat is None or x.dtype != out.dtype:
-        np.maximum(x, out.dtype.type(value), out=out)
-        return out
-    of, xf = flat
-    row = _const_row(value, out.dtype)
-    chunked(lambda lo, hi: _maximum_rows(xf[lo:hi], row, of[lo:hi]), of.size, of.nbytes)
-    return out

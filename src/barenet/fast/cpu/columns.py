@@ -1,102 +1,20 @@
-"""Kernels shared by several layers: padding, im2col and col2im.
+"""The three column layouts of a convolution: channel-major, flat (shifted rows) and
+pixel-major, each with its col2im.
 
 Shapes: x is (N, C, H, W); a kernel is kh x kw with strides (sh, sw); the output
 is OH = (H + pt + pb - kh) // sh + 1 by OW = (W + pl + pr - kw) // sw + 1.
-
-im2col gathers every receptive field into a column, so a convolution becomes one
-GEMM; col2im is its adjoint: it *adds* each column back to the pixels it came
-from (windows overlap when s < k, and those contributions must sum).
+The textbook im2col/col2im (barenet.reference.conv) build one (C·kh·kw, N·OH·OW)
+matrix for the whole batch; these write a run of images at a time into a buffer the
+caller keeps in cache, in the memory order that makes the copies longest.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .gemm import matmul_k_chunks
 from .parallel import chunked, copy_into
-
-# OpenBLAS multiplies a small M x N product through its small-matrix kernels while
-# M·N·K stays below about a million; past that its packed path runs a tiny M x N with a
-# long K about three times slower (measured, one thread: 10x32 outputs at 92 GFLOP/s
-# for K = 2048, 24 for K = 4096). Weight gradients of layers with few channels are such
-# products (K = every pixel of a run of images), so their K is cut to stay below it.
-SMALL_GEMM_MNK = 1_000_000
-SMALL_GEMM_MAX_OUTPUT = 1024  # only outputs this small lose on the packed path
-
-
-def matmul_k_chunks(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = a @ b for a (..., M, K) (a stack of matrices, or one) and b (K, N); a tiny
-    M x N with a long K is computed as equal pieces of K, each within the small-matrix
-    kernels' range, summed in order (the same pieces whatever the thread count)."""
-    m, k = a.shape[-2:]
-    n = b.shape[1]
-    pieces = 1
-    if m * n <= SMALL_GEMM_MAX_OUTPUT:
-        pieces = -(-m * n * k // SMALL_GEMM_MNK)
-    if pieces <= 1:
-        return np.matmul(a, b, out=out)
-    step = -(-k // pieces)
-    np.matmul(a[..., :step], b[:step], out=out)
-    for k0 in range(step, k, step):
-        out += np.matmul(a[..., k0 : k0 + step], b[k0 : k0 + step])
-    return out
-
-
-# The same kernels also win for a narrow product (one side at most 32 wide) with a very
-# short K, cut into pieces within their range: they skip packing the wide operand
-# (measured, one thread: 1600x32 by 32x32 at 81 GFLOP/s in one product, 102 in two
-# pieces). With K of 145-289 they win on one thread too (16x145 by 145x3380: 78 and 100)
-# but not on two: reading the unpacked operand, two threads contend for memory, and
-# conv 16->16's forward came out 3.04 against 3.29 ms in one run and 5.39 against 4.75
-# in another. With a longer K or wider products the packed path is faster outright.
-SMALL_GEMM_NARROW = 32
-SMALL_GEMM_PIECES_MAX_K = 64
-
-
-def matmul_pieces(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = a @ b for a (M, K) and b (K, N) or a stack (B, K, N); a narrow product with
-    a short K is computed as pieces of its long side (M or N), each within OpenBLAS's
-    small-matrix range. Each output element is computed the same way whatever the
-    thread count."""
-    m, k = a.shape
-    n = b.shape[-1]
-    pieces = -(-m * k * n // SMALL_GEMM_MNK)
-    if pieces <= 1 or min(m, n) > SMALL_GEMM_NARROW or k > SMALL_GEMM_PIECES_MAX_K:
-        return np.matmul(a, b, out=out)
-    if m >= n:
-        step = -(-m // pieces)
-        for i in range(0, m, step):
-            np.matmul(a[i : i + step], b, out=out[..., i : i + step, :])
-    else:
-        step = -(-n // pieces)
-        for j in range(0, n, step):
-            np.matmul(a, b[..., j : j + step], out=out[..., j : j + step])
-    return out
-
-
-def out_size(size: int, k: int, s: int, lo: int, hi: int) -> int:
-    """Output length of a window sweep: floor((size + lo + hi - k) / s) + 1."""
-    return (size + lo + hi - k) // s + 1
-
-
-def pad2d(x: np.ndarray, pad: tuple[int, int, int, int], buf: np.ndarray | None = None):
-    """Zero-pad the last two axes by (top, bottom, left, right).
-
-    Writes into ``buf`` when it has the right shape and dtype (its border is
-    assumed to be zero already), so a layer can reuse one buffer across steps.
-    Returns the padded array (``x`` itself when there is no padding).
-    """
-    pt, pb, pl, pr = pad
-    if pt == pb == pl == pr == 0:
-        return x
-    n, c, h, w = x.shape
-    shape = (n, c, h + pt + pb, w + pl + pr)
-    if buf is None or buf.shape != shape or buf.dtype != x.dtype:
-        buf = np.zeros(shape, dtype=x.dtype)
-    buf[:, :, pt : pt + h, pl : pl + w] = x
-    return buf
 
 
 def windows(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int) -> np.ndarray:
@@ -110,101 +28,12 @@ def windows(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int
     )
 
 
-def im2col(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int, out=None):
-    """Columns (N, C*kh*kw, OH*OW) of the padded input xp (N, C, Hp, Wp).
-
-    cols[n, (c, i, j), (p, q)] = xp[n, c, p*sh + i, q*sw + j]
-    """
-    n, c = xp.shape[:2]
-    win = windows(xp, kh, kw, sh, sw, oh, ow)
-    if out is None or out.shape != (n, c * kh * kw, oh * ow) or out.dtype != xp.dtype:
-        out = np.empty((n, c * kh * kw, oh * ow), dtype=xp.dtype)
-    out.reshape(n, c, kh, kw, oh, ow)[...] = win
-    return out
-
-
-def col2im(
-    cols: np.ndarray,
-    xp_shape: tuple[int, ...],
-    kh: int,
-    kw: int,
-    sh: int,
-    sw: int,
-    oh: int,
-    ow: int,
-) -> np.ndarray:
-    """Adjoint of im2col: dxp[n, c, p*sh+i, q*sw+j] += cols[n, (c, i, j), (p, q)].
-
-    kh*kw strided in-place adds, one per kernel offset; returns dxp (N, C, Hp, Wp).
-    """
-    n, c = xp_shape[:2]
-    dxp = np.zeros(xp_shape, dtype=cols.dtype)
-    c6 = cols.reshape(n, c, kh, kw, oh, ow)
-    for i in range(kh):
-        for j in range(kw):
-            dxp[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] += c6[
-                :, :, i, j
-            ]
-    return dxp
-
-
-def unpad2d(xp: np.ndarray, pad: tuple[int, int, int, int]) -> np.ndarray:
-    """The inverse view of pad2d: crop (top, bottom, left, right) off the last two axes."""
-    pt, pb, pl, pr = pad
-    if pt == pb == pl == pr == 0:
-        return xp
-    h, w = xp.shape[-2:]
-    return xp[..., pt : h - pb, pl : w - pr]
-
-
 # -- channel-major kernels ----------------------------------------------------------------------
 # Conv2d lays its columns out as (C·kh·kw, N·OH·OW), so that y = W₂ cols is a GEMM over
 # the whole batch (run by run of images, see batch_chunks) whose (O, N·OH·OW) result is the
 # output in (C, N, H, W) memory order, handed on as an (N, C, H, W) view (a transpose of
 # axes, no copy). NumPy's element-wise ops keep that order, and the next layer's windows
 # read it through strides.
-
-
-# Memory orders an (N, C, H, W) activation may have: the axes of (N, C, H, W) in the
-# order they are laid out in memory ("cnhw": a (C, N, H, W) array, transposed).
-LAYOUTS = {"nchw": (0, 1, 2, 3), "cnhw": (1, 0, 2, 3), "nhwc": (0, 2, 3, 1)}
-
-
-def view_in(buf: np.ndarray, layout: str, shape: tuple[int, ...]) -> np.ndarray:
-    """The (N, C, H, W) view of ``shape`` of the contiguous ``buf``, whose memory is in
-    ``layout``'s axis order."""
-    axes = LAYOUTS[layout]
-    return buf.reshape([shape[a] for a in axes]).transpose(np.argsort(axes))
-
-
-def empty_in(layout: str, shape: tuple[int, ...], dtype, zero: bool = False) -> np.ndarray:
-    """An (N, C, H, W) array of ``shape`` whose memory is ordered as ``layout`` says."""
-    make = np.zeros if zero else np.empty
-    return view_in(make(math.prod(shape), dtype=dtype), layout, shape)
-
-
-def in_layout(a: np.ndarray, layout: str) -> bool:
-    """True when the (N, C, H, W) array ``a`` is a transpose of a C-contiguous array in
-    ``layout``'s axis order."""
-    return a.ndim == 4 and a.transpose(LAYOUTS[layout]).flags.c_contiguous
-
-
-def cnhw_empty(shape: tuple[int, ...], dtype, zero: bool = False) -> np.ndarray:
-    """An (N, C, H, W) array whose memory is ordered (C, N, H, W)."""
-    return empty_in("cnhw", shape, dtype, zero)
-
-
-def is_cnhw(a: np.ndarray) -> bool:
-    return in_layout(a, "cnhw")
-
-
-def nhwc_empty(shape: tuple[int, ...], dtype, zero: bool = False) -> np.ndarray:
-    """An (N, C, H, W) array whose memory is ordered (N, H, W, C) (pixel-major)."""
-    return empty_in("nhwc", shape, dtype, zero)
-
-
-def is_nhwc(a: np.ndarray) -> bool:
-    return in_layout(a, "nhwc")
 
 
 def batch_chunks(n: int, bytes_per_image: int, budget: int = 1 << 20) -> list[tuple[int, int]]:

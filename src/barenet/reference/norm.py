@@ -1,0 +1,59 @@
+"""Batch normalisation: one mean and variance per channel (axis 1), taken over the
+batch and every spatial axis: M values per channel."""
+
+from __future__ import annotations
+
+from ..core.backend import array_module
+
+
+def _axes(x) -> tuple[int, ...]:
+    return (0, *range(2, x.ndim))
+
+
+def _per_channel(v, ndim: int):
+    """A per-channel vector (C,) shaped to broadcast against (N, C, ...)."""
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def batchnorm_forward_train(x, gamma, beta, eps: float):
+    """μ = mean of x, σ² = (1/M) Σ (x - μ)²,  x̂ = (x - μ) / √(σ² + ε),  y = γ x̂ + β.
+
+    gamma and beta may be None (no affine part: y = x̂). Returns (y, μ, σ², cache).
+    """
+    xp, axes = array_module(x), _axes(x)
+    mean = x.mean(axis=axes)
+    var = ((x - _per_channel(mean, x.ndim)) ** 2).mean(axis=axes)
+    invstd = 1 / xp.sqrt(var + eps)
+    xhat = (x - _per_channel(mean, x.ndim)) * _per_channel(invstd, x.ndim)
+    y = xhat if gamma is None else xhat * _per_channel(gamma, x.ndim) + _per_channel(beta, x.ndim)
+    return y, mean, var, (xhat, invstd, gamma, True)
+
+
+def batchnorm_forward_eval(x, gamma, beta, mean, var, eps: float):
+    """x̂ = (x - μ_run) / √(σ²_run + ε),  y = γ x̂ + β, with the running statistics."""
+    invstd = 1 / array_module(x).sqrt(var + eps)
+    xhat = (x - _per_channel(mean, x.ndim)) * _per_channel(invstd, x.ndim)
+    y = xhat if gamma is None else xhat * _per_channel(gamma, x.ndim) + _per_channel(beta, x.ndim)
+    return y, (xhat, invstd, gamma, False)
+
+
+def batchnorm_backward(dy, cache):
+    """dγ = Σ dy x̂,  dβ = Σ dy (sums over all but the channel axis), and
+
+        training:    dx = γ / (M √(σ² + ε)) · (M dy - dβ - x̂ dγ)
+        evaluation:  dx = dy γ / √(σ²_run + ε)   (the statistics are constants)
+
+    Returns (dx, dγ, dβ).
+    """
+    xhat, invstd, gamma, training = cache
+    axes, nd = _axes(dy), dy.ndim
+    dbeta = dy.sum(axis=axes)
+    dgamma = (dy * xhat).sum(axis=axes)
+    scale = invstd if gamma is None else gamma * invstd
+    if not training:
+        return dy * _per_channel(scale, nd), dgamma, dbeta
+    m = dy.size // dy.shape[1]
+    dx = _per_channel(scale / m, nd) * (
+        m * dy - _per_channel(dbeta, nd) - xhat * _per_channel(dgamma, nd)
+    )
+    return dx, dgamma, dbeta
