@@ -64,12 +64,26 @@ def test_members_run_in_eval_mode_and_float32_stays_float32():
         ([], "at least one"),
         ([bn.Linear(4, 3), "model"], "member 1 is a str"),
         ([bn.Linear(4, 3), bn.Linear(4, 5)], r"number of classes \(member 0: 3, member 1: 5\)"),
-        ([bn.Linear(4, 3), bn.Linear(6, 3)], r"input width \(member 0: 4, member 1: 6\)"),
+        ([bn.Linear(4, 3), bn.Linear(6, 3)], r"input features \(member 0: 4, member 1: 6\)"),
+        (
+            [bn.Sequential(bn.Conv2d(1, 2, 3), bn.Flatten(), bn.Linear(8, 3)), bn.Conv2d(3, 2, 3)],
+            r"input channels \(member 0: 1, member 1: 3\)",
+        ),
     ],
 )
 def test_members_must_agree(members, match):
     with pytest.raises((ValueError, TypeError), match=match):
         bn.Ensemble(members)
+
+
+def test_an_mlp_and_a_cnn_of_the_same_images_combine():
+    bn.seed(2)
+    mlp = bn.Sequential(bn.Flatten(), bn.Linear(16, 3)).to(np.float64)
+    cnn = bn.Sequential(bn.Conv2d(1, 2, 3, padding=1), bn.Flatten(), bn.Linear(32, 3))
+    cnn.to(np.float64)
+    x = np.random.default_rng(4).standard_normal((5, 1, 4, 4))
+    want = (_softmax(mlp(x)) + _softmax(cnn(x))) / 2
+    np.testing.assert_allclose(bn.Ensemble([mlp, cnn]).predict_proba(x), want, rtol=1e-12)
 
 
 def test_bad_inputs_and_class_names():

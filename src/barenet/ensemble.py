@@ -30,13 +30,16 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-def _io_widths(m: Module) -> tuple[int | None, int | None]:
-    """(input channels or features of the first weighted layer, outputs of the last)."""
+def _io_widths(m: Module) -> tuple[tuple[str, int] | None, int | None]:
+    """((``"features"`` or ``"channels"``, the input width of the first weighted layer),
+    outputs of the last)."""
     first = last = None
     for sub in m.modules():
-        width_in = getattr(sub, "in_channels", None) or getattr(sub, "in_features", None)
-        if width_in is not None and first is None:
-            first = int(width_in)
+        if first is None:
+            for kind, attr in (("channels", "in_channels"), ("features", "in_features")):
+                if getattr(sub, attr, None) is not None:
+                    first = (kind, int(getattr(sub, attr)))
+                    break
         width_out = getattr(sub, "out_features", None)
         if width_out is not None:
             last = int(width_out)
@@ -68,11 +71,16 @@ class Ensemble(Module):
             if isinstance(m, Ensemble):
                 raise TypeError(f"Ensemble: member {i} is itself an Ensemble; list its members")
         widths = [_io_widths(m) for m in members]
-        for what, k in (("input width", 0), ("number of classes", 1)):
-            seen = {w[k] for w in widths if w[k] is not None}
-            if len(seen) > 1:
-                detail = ", ".join(f"member {i}: {w[k]}" for i, w in enumerate(widths))
-                raise ValueError(f"Ensemble: the members disagree on the {what} ({detail})")
+        # Input widths compare only between members that open alike (two MLPs, or two
+        # CNNs): an MLP's 64 features and a CNN's 1 channel both take (1, 8, 8) images.
+        for kind in ("features", "channels"):
+            opening = {i: w[0][1] for i, w in enumerate(widths) if w[0] and w[0][0] == kind}
+            if len(set(opening.values())) > 1:
+                detail = ", ".join(f"member {i}: {v}" for i, v in opening.items())
+                raise ValueError(f"Ensemble: the members disagree on the input {kind} ({detail})")
+        if len({w[1] for w in widths if w[1] is not None}) > 1:
+            detail = ", ".join(f"member {i}: {w[1]}" for i, w in enumerate(widths))
+            raise ValueError(f"Ensemble: the members disagree on the number of classes ({detail})")
         n_out = next((w[1] for w in widths if w[1] is not None), None)
         if class_names is not None:
             class_names = [str(c) for c in class_names]
@@ -95,7 +103,12 @@ class Ensemble(Module):
 
         if not paths:
             raise ValueError("Ensemble.load: no model files given")
-        loaded = [(str(p), *load_file(p)) for p in paths]
+        return cls._of_loaded([(str(p), *load_file(p)) for p in paths])
+
+    @classmethod
+    def _of_loaded(cls, loaded: Sequence[tuple[str, Module, dict]]) -> Ensemble:
+        """The ensemble of already loaded ``(path, model, metadata)`` triples, checked as
+        :meth:`load` checks files."""
         first_path, _, first_meta = loaded[0]
         for path, _, meta in loaded:
             if meta.get("task", "classification") != "classification":
