@@ -96,6 +96,25 @@ def test_predict_on_images_with_an_ensemble(members, capsys, tmp_path):
     assert all(0 < float(r[3]) <= 1 for r in rows[1:])
 
 
+def test_evaluate_refuses_members_with_other_class_names(members, capsys, tmp_path):
+    _, a, b, _, _ = members
+    model, meta = bn.io.load_file(b)
+    renamed = [f"digit {c}" for c in meta["class_names"]]
+    other = bn.save(model, tmp_path / "renamed.safetensors", {**meta, "class_names": renamed})
+    assert main(["evaluate", a, str(other)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "disagree on the class names" in err[0]
+    assert "renamed.safetensors" in err[0] and "digit 0" in err[0]
+
+
+def test_a_file_named_twice_is_warned_about(members, capsys):
+    _, a, *_ = members
+    assert main(["evaluate", a, a, "--json"]) == 0
+    captured = capsys.readouterr()
+    assert f"{a} is given 2 times" in captured.err
+    assert len(json.loads(captured.out)["members"]) == 2
+
+
 @pytest.mark.parametrize(
     "argv, match, code",
     [
@@ -104,11 +123,15 @@ def test_predict_on_images_with_an_ensemble(members, capsys, tmp_path):
         (["predict", "x.png", "{a}"], "no inputs given", 1),
         (["predict", "nope.png", "img.png"], "no such model file: nope.png", 4),
         (["predict", "{a}", "{b}"], "no inputs given", 1),
+        (["predict", "{a}", "img.png", "{b}"], r"b/model\.safetensors comes after the input", 1),
+        (["predict", "{a}", "{b}", "img.png", "t.csv"], r"input \(t\.csv\) must be the only", 1),
+        (["evaluate", "{a}", "{hist}"], r"history\.csv is not a model file \(.*\); the model f", 1),
     ],
 )
 def test_ensemble_errors_are_one_clear_line(members, argv, match, code, capsys):
     _, a, b, _, digits = members
-    argv = [s.format(a=a, b=b, digits=digits) for s in argv]
+    hist = a.replace("model.safetensors", "history.csv")
+    argv = [s.format(a=a, b=b, digits=digits, hist=hist) for s in argv]
     assert main(argv) == code
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"barenet {argv[0]}: error:")

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._common import add_data_args, emit_json, int_arg, out_dir_arg, out_file_arg
+from ._common import add_data_args, emit_json, int_arg, load_models, out_dir_arg, out_file_arg
 
 
 def add_parser(sub) -> None:
@@ -62,15 +62,9 @@ def load_for_eval(args):
     """(model, metadata, DatasetSplit) for the model file(s) and the data arguments; for
     several files the model is their :class:`~barenet.Ensemble` and the metadata the
     first file's."""
-    from ..ensemble import Ensemble
-    from ..io import load_file
-
     files = list(args.model_files)
-    if len(files) == 1:
-        model, meta = load_file(files[0])
-    else:
-        model = Ensemble.load(files)
-        meta = model.members[0].metadata
+    model, meta = load_models(files)
+    if len(files) > 1:
         _warn_if_splits_differ(files, [m.metadata for m in model.members], args.data)
     return model, meta, _data_for(files[0], meta, args)
 

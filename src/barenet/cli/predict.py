@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import int_arg, out_file_arg
+from ._common import MODEL_SUFFIXES, int_arg, load_models, out_file_arg
 
 
 def add_parser(sub) -> None:
@@ -60,24 +60,33 @@ def _images(paths: list[str], shape: tuple[int, ...]) -> np.ndarray:
     return np.stack([load_image(p, shape[1:]) for p in paths])[:, None]
 
 
-MODEL_SUFFIXES = (".safetensors", ".npz")
-
-
 def split_paths(paths: list[str]) -> tuple[list[str], list[str]]:
     """(model files, inputs): the first path is a model file, and so is every path after
-    it that ends in a model-file suffix; the rest are inputs."""
+    it that ends in a model-file suffix; the rest are inputs (image files, or one .csv)."""
     n = 1
     while n < len(paths) and paths[n].lower().endswith(MODEL_SUFFIXES):
         n += 1
     if n == len(paths):
         raise ValueError("predict: no inputs given after the model file(s)")
-    return paths[:n], paths[n:]
+    inputs = paths[n:]
+    late = [p for p in inputs if p.lower().endswith(MODEL_SUFFIXES)]
+    if late:
+        raise ValueError(
+            f"predict: {late[0]} comes after the input {inputs[0]}; give every model file "
+            "first, then the inputs"
+        )
+    csvs = [p for p in inputs if p.lower().endswith(".csv")]
+    if csvs and len(inputs) > 1:
+        raise ValueError(
+            f"predict: a .csv input ({csvs[0]}) must be the only input, got {len(inputs)} "
+            "inputs; predict image files and a test.csv in separate commands"
+        )
+    return paths[:n], inputs
 
 
 def run(args: argparse.Namespace) -> int:
     from ..data import kaggle_test, write_submission
-    from ..ensemble import Ensemble
-    from ..io import atomic_write_bytes, load_file
+    from ..io import atomic_write_bytes
     from ..train import predict
 
     model_files, args.inputs = split_paths(list(args.paths))
@@ -87,11 +96,7 @@ def run(args: argparse.Namespace) -> int:
             args.out = out_file_arg("submission.csv")
         except argparse.ArgumentTypeError as exc:
             raise ValueError(f"cannot write the submission: {exc}; pass --out") from None
-    if len(model_files) == 1:
-        model, meta = load_file(model_files[0])
-    else:
-        model = Ensemble.load(model_files)
-        meta = model.members[0].metadata
+    model, meta = load_models(model_files)
     shape = tuple(meta.get("input_shape") or ())
     if not shape:
         raise ValueError(f"{model_files[0]}: no input shape recorded in the model file")
