@@ -128,6 +128,23 @@ def test_study_data_override_reaches_every_run(monkeypatch, tmp_path, capsys):
     assert "lr=0.01: the report: 99.30 %; here: " in out
 
 
+def test_study_all_with_data_leaves_the_sine_study_on_its_curve(monkeypatch, tmp_path):
+    seen = {}
+
+    def record(name, out_root, *, overrides=None, **kw):
+        seen[name] = overrides
+        return tmp_path / name
+
+    monkeypatch.setattr(studies, "run_study", record)
+    monkeypatch.setattr("barenet.experiments.results.load_sweep", lambda out: None)
+    monkeypatch.setattr("barenet.experiments.reported.reported_lines", lambda sweep: [])
+    argv = ["study", "all", "--data", "mnist", "--data-dir", "/m", "--out", str(tmp_path)]
+    assert main([*argv, "--set", "epochs=1"]) == 0
+    assert set(seen) == set(studies.STUDIES)
+    assert seen["sine"] == {"epochs": 1}
+    assert seen["init"] == {"epochs": 1, "data": "mnist", "data_dir": "/m"}
+
+
 @pytest.mark.parametrize(
     "argv, match",
     [
