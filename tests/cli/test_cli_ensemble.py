@@ -126,12 +126,15 @@ def test_a_file_named_twice_is_warned_about(members, capsys):
         (["predict", "{a}", "img.png", "{b}"], r"b/model\.safetensors comes after the input", 1),
         (["predict", "{a}", "{b}", "img.png", "t.csv"], r"input \(t\.csv\) must be the only", 1),
         (["evaluate", "{a}", "{hist}"], r"history\.csv is not a model file \(.*\); the model f", 1),
+        (["evaluate", "{ckpt}"], r"best\.safetensors is a training checkpoint, not a model", 1),
+        (["predict", "{a}", "{ckpt}", "img.png"], r"best\.safetensors is a training checkpoint", 1),
     ],
 )
 def test_ensemble_errors_are_one_clear_line(members, argv, match, code, capsys):
     _, a, b, _, digits = members
     hist = a.replace("model.safetensors", "history.csv")
-    argv = [s.format(a=a, b=b, digits=digits, hist=hist) for s in argv]
+    ckpt = a.replace("model.safetensors", "checkpoints/best.safetensors")
+    argv = [s.format(a=a, b=b, digits=digits, hist=hist, ckpt=ckpt) for s in argv]
     assert main(argv) == code
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"barenet {argv[0]}: error:")

@@ -222,6 +222,16 @@ def parse_json_arg(text: str | None, what: str) -> dict:
 MODEL_SUFFIXES = (".safetensors", ".npz")
 
 
+def _is_checkpoint(path) -> bool:
+    from ..io import load_tensors
+    from ..train.checkpoint import CHECKPOINT_FORMAT
+
+    try:
+        return load_tensors(path)[1].get("format") == CHECKPOINT_FORMAT
+    except (OSError, ValueError):
+        return False
+
+
 def load_models(paths: list[str]) -> tuple[object, dict]:
     """(model, metadata) of one model file, or (their :class:`~barenet.Ensemble`, the first
     file's metadata) of several. A file that does not load and lacks a model-file suffix
@@ -235,6 +245,12 @@ def load_models(paths: list[str]) -> tuple[object, dict]:
         try:
             model, meta = load_file(path)
         except ModelFileError as exc:
+            if _is_checkpoint(path):
+                raise ValueError(
+                    f"{path} is a training checkpoint, not a model file: the run's model file "
+                    "is model.safetensors in the run folder (an unfinished run writes it when "
+                    "barenet train --resume completes it)"
+                ) from None
             if str(path).lower().endswith(MODEL_SUFFIXES):
                 raise
             why = str(exc).removeprefix(f"{path}: ")
