@@ -49,7 +49,8 @@ def test_pool_retries_a_killed_worker_then_records_it(tmp_path):
     for r in res:
         run_dir = tmp_path / "always" / "runs" / r["name"]
         assert "worker process died" in r["error"]
-        # Started twice: a run lost with the pool before it started is not counted.
+        # Started exactly twice, the first try and one retry, each counted once although
+        # one worker's death takes the other run down with the pool.
         assert (run_dir / "attempts.txt").read_text() == "xx"
         assert "worker process died" in (run_dir / "error.txt").read_text()
 
