@@ -88,8 +88,9 @@ def make_fake_cupy(devices: int = 2) -> types.ModuleType:
 
         def __format__(self, spec):
             count()
-            return format(self.view(np.ndarray)[()] if self.ndim == 0 else self.view(np.ndarray),
-                          spec)
+            return format(
+                self.view(np.ndarray)[()] if self.ndim == 0 else self.view(np.ndarray), spec
+            )
 
         def item(self, *args):
             count()

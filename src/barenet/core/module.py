@@ -258,8 +258,10 @@ class Module:
 
         staged = []
         for m in self.modules():
-            params = [(n, convert(m.__dict__[n].data, True), convert(m.__dict__[n].grad, True))
-                      for n in m._param_names]
+            params = [
+                (n, convert(m.__dict__[n].data, True), convert(m.__dict__[n].grad, True))
+                for n in m._param_names
+            ]
             buffers = [(n, convert(m.__dict__[n], True)) for n in m._buffer_names]
             staged.append((m, params, buffers))
         for m, params, buffers in staged:

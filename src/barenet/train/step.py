@@ -107,8 +107,9 @@ def _step(model, loss_fn, optimizer, x, y, after_backward, on_update, defer: boo
     device = model_device(model)
     if device != "cpu":
         with scope(device):
-            return _step_on(model, loss_fn, optimizer, to_device(x, device), y,
-                            after_backward, on_update, defer)
+            return _step_on(
+                model, loss_fn, optimizer, to_device(x, device), y, after_backward, on_update, defer
+            )
     return _step_on(model, loss_fn, optimizer, x, y, after_backward, on_update, defer)
 
 

@@ -15,15 +15,15 @@ def _kernels():
     cupy = sys.modules["cupy"]
     return (
         cupy.ElementwiseKernel(
-            "T x", "T y, bool mask", "mask = x > 0; y = (mask || isnan(x)) ? x : (T)0;",
+            "T x",
+            "T y, bool mask",
+            "mask = x > 0; y = (mask || isnan(x)) ? x : (T)0;",
             "barenet_relu_fwd",
         ),
         cupy.ElementwiseKernel(
             "T x", "T y", "y = (x > 0 || isnan(x)) ? x : (T)0;", "barenet_relu_eval"
         ),
-        cupy.ElementwiseKernel(
-            "T dy, bool mask", "T dx", "dx = dy * (T)mask;", "barenet_relu_bwd"
-        ),
+        cupy.ElementwiseKernel("T dy, bool mask", "T dx", "dx = dy * (T)mask;", "barenet_relu_bwd"),
     )
 
 

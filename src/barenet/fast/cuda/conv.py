@@ -58,8 +58,10 @@ _LAYOUT = """
     y = y2[(o * n + b) * hw + pq] + (has_bias ? bias[o] : (T)0);
 """
 
-_SCALARS = "int32 n, int32 ch, int32 h, int32 w, int32 oh, int32 ow, int32 kh, int32 kw, " \
+_SCALARS = (
+    "int32 n, int32 ch, int32 h, int32 w, int32 oh, int32 ow, int32 kh, int32 kw, "
     "int32 sh, int32 sw, int32 top, int32 left"
+)
 
 
 @functools.cache
