@@ -246,6 +246,8 @@ def build_run(config: TrainConfig | dict, out_dir: str | os.PathLike, *, comm=No
     _check_splits(cfg, d, train, val)
     n_out = d.num_classes if classify else int(np.prod(d.y_train.shape[1:]))
     model = build_model(cfg.model, d.input_shape, n_out, init=cfg.init, **cfg.model_args)
+    if cfg.device != "cpu":
+        model.to(cfg.device)
     loss_fn = SoftmaxCrossEntropy() if classify else MSELoss()
     opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum)
     transform = None
