@@ -149,6 +149,9 @@ def make_fake_cupy(devices: int = 2) -> types.ModuleType:
         def synchronize(self):
             pass
 
+        def use(self):
+            current[0] = self.id
+
     class RandomState:
         def __init__(self, seed=None):
             self._rng = np.random.default_rng(seed)
@@ -167,11 +170,16 @@ def make_fake_cupy(devices: int = 2) -> types.ModuleType:
     def get_random_state():
         return states.setdefault(current[0], RandomState())
 
+    cp.__version__ = "0+fake"
     cp.ndarray = ndarray
     cp.array, cp.asarray, cp.asnumpy = array, asarray, asnumpy
     cp.cuda = types.SimpleNamespace(
         Device=Device,
-        runtime=types.SimpleNamespace(getDeviceCount=lambda: devices),
+        runtime=types.SimpleNamespace(
+            getDeviceCount=lambda: devices,
+            getDeviceProperties=lambda i: {"name": b"Fake GPU"},
+            runtimeGetVersion=lambda: 0,
+        ),
         get_current_stream=lambda: types.SimpleNamespace(synchronize=lambda: None),
     )
     cp.random = types.SimpleNamespace(

@@ -96,6 +96,9 @@ def device_of(a) -> str:
 
 
 def _index(device: str) -> int:
+    """N of ``"cuda:N"``; the current GPU for ``"cuda"``."""
+    if ":" not in device:
+        return parse_device(device) and int(require_cupy().cuda.Device().id)
     return int(device.split(":")[1])
 
 
