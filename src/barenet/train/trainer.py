@@ -38,7 +38,7 @@ import numpy as np
 
 from ..core.backend import array_module, backend_name
 from ..core.config import set_rng_state
-from ..core.device import scope, to_device
+from ..core.device import as_numpy, scope, to_device
 from ..core.module import Module
 from .callbacks import Callback
 from .history import History
@@ -208,7 +208,7 @@ def fit(
             raise TypeError("fit: val must be (x_val, y_val) or None") from None
         if len(xv) != len(yv) or len(xv) == 0:
             raise ValueError(f"fit: val has {len(xv)} inputs and {len(yv)} targets")
-        val = (np.asarray(xv), np.asarray(yv))
+        val = (as_numpy(xv), as_numpy(yv))  # kept on the host, like the training data
     classify = task == "classification"
     callbacks = list(callbacks)
     if verbose is not False and not any(isinstance(cb, ProgressBar) for cb in callbacks):
