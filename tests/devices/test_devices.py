@@ -309,3 +309,34 @@ def test_importing_barenet_and_training_on_the_cpu_never_import_cupy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_metrics_take_device_arrays(fake_cupy):
+    from barenet.train import metrics
+
+    rng = np.random.default_rng(0)
+    scores, labels = rng.standard_normal((20, 4)), rng.integers(0, 4, 20)
+    want = metrics.classification_report(labels, scores)
+    got = metrics.classification_report(fake_cupy.asarray(labels), fake_cupy.asarray(scores))
+    assert got == want
+    assert metrics.accuracy(labels, fake_cupy.asarray(scores)) == metrics.accuracy(labels, scores)
+    assert metrics.mse(fake_cupy.asarray(scores), scores[::-1]) == metrics.mse(scores, scores[::-1])
+
+
+def test_init_writes_weights_on_the_device(fake_cupy):
+    from barenet import init
+
+    model = _model().to("cuda")
+    init.apply(model, "he_normal")
+    assert model[0].weight.device == "cuda:0" and float(model[0].weight.data.std()) > 0
+    assert float(abs(model[0].bias.data).max()) == 0.0
+
+
+def test_onnx_export_of_a_model_on_the_device(fake_cupy, tmp_path):
+    pytest.importorskip("onnx")
+    model = _model()
+    want = tmp_path / "cpu.onnx"
+    bn.export_onnx(model, want, input_shape=(1, 8, 8))
+    got = tmp_path / "gpu.onnx"
+    bn.export_onnx(model.to("cuda"), got, input_shape=(1, 8, 8))
+    assert got.read_bytes() == want.read_bytes()

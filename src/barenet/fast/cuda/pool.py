@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import sys
 
-from ...reference.conv import out_size
+from .conv import out_size
 
 _FORWARD = """
     long long t = i;
