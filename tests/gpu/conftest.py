@@ -30,6 +30,7 @@ def _why_no_gpu() -> str | None:
 WHY_NO_GPU = _why_no_gpu()
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     here = os.path.dirname(os.path.abspath(__file__))
     skip = pytest.mark.skip(reason=WHY_NO_GPU) if WHY_NO_GPU else None

@@ -12,6 +12,8 @@ from barenet.core import dispatch
 
 from .conftest import rel_err
 
+pytestmark = pytest.mark.gpu
+
 CONV = [  # (N, C, H, W), (O, kh, kw), stride, padding (top, bottom, left, right)
     ((2, 3, 7, 6), (4, 3, 3), (1, 1), (1, 1, 1, 1)),
     ((3, 2, 9, 8), (5, 3, 2), (2, 1), (0, 0, 0, 0)),

@@ -11,6 +11,8 @@ from barenet.testing import LAYER_CASES
 
 from .conftest import TOL, rel_err
 
+pytestmark = pytest.mark.gpu
+
 CASES = {c.id: c for c in LAYER_CASES}
 IDS = sorted(CASES)
 
