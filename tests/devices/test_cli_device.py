@@ -108,3 +108,14 @@ def test_profile_on_a_fake_gpu_synchronises_around_each_layer(fake_cupy, capsys)
     assert "Conv2d" in out and "images/s" in out
     n_leaves = sum(1 for _ in bn.models.build_model("cnn-small", (1, 8, 8), 10).leaves())
     assert len(calls) >= 3 * 4 * n_leaves  # before and after each layer's forward and backward
+
+
+def test_mpi_training_on_a_gpu_is_refused_before_anything_runs(fake_cupy, tmp_path):
+    from barenet.train.run import build_run
+
+    class OneRank:
+        rank, size = 0, 1
+
+    with pytest.raises(ValueError, match="MPI runs on the CPU"):
+        build_run({"model": "mlp", "data": "sine", "device": "cuda"}, tmp_path, comm=OneRank())
+    assert list(tmp_path.iterdir()) == []

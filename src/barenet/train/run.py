@@ -231,6 +231,11 @@ def build_run(config: TrainConfig | dict, out_dir: str | os.PathLike, *, comm=No
     any training."""
     t_start = time.perf_counter()
     cfg = TrainConfig.from_dict(config)
+    if comm is not None and cfg.device != "cpu":
+        raise ValueError(
+            f"data-parallel training over MPI runs on the CPU; device {cfg.device!r} is not "
+            "supported there (train on one GPU without mpiexec)"
+        )
     out = Path(out_dir)
     every = max(1, cfg.epochs // 50)  # at most ~50 checkpoint writes a run (tiny epochs)
     _seed(cfg.seed)
