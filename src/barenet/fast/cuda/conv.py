@@ -59,7 +59,9 @@ _LAYOUT = """
     const long long t = i / hw;
     const long long o = t % co;
     const long long b = t / co;
-    y = y2[(o * n + b) * hw + pq] + (has_bias ? bias[o] : (T)0);
+    T v = y2[(o * n + b) * hw + pq];
+    if (has_bias) { v += bias[o]; }
+    y = v;
 """
 
 _SCALARS = (
