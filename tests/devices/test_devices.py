@@ -187,6 +187,8 @@ def test_predict_and_evaluate_run_on_the_device_and_return_numpy(fake_cupy):
     np.testing.assert_allclose(out, want_out, rtol=1e-6)
     got = evaluate(model, bn.SoftmaxCrossEntropy(), x, y, batch_size=7)
     assert got == pytest.approx(want, rel=1e-6)
+    on_gpu = evaluate(model, bn.SoftmaxCrossEntropy(), fake_cupy.asarray(x), fake_cupy.asarray(y))
+    assert on_gpu == pytest.approx(want, rel=1e-6)
 
 
 def test_train_step_returns_a_float_and_checks_the_loss(fake_cupy):

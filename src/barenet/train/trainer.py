@@ -139,7 +139,7 @@ def evaluate(
         out = predict(model, x, batch_size)
     if not np.isfinite(out).all():
         raise ValueError("evaluate: the model's outputs contain NaN or inf (diverged weights?)")
-    return _score(out, np.asarray(y), loss_fn, int(batch_size), task)
+    return _score(out, as_numpy(y), loss_fn, int(batch_size), task)
 
 
 def _score(out: np.ndarray, y: np.ndarray, loss_fn, batch_size: int, task: str) -> dict:
