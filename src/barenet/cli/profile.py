@@ -116,6 +116,6 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"profile: the model gives outputs {out.shape}, expected (N, classes)")
     y = rng.integers(0, out.shape[1], args.batch)
     result = profile(model, x, y, repeats=args.repeats)
-    print(f"{args.model}: input {(args.batch, *shape)} {dtype}")
+    print(f"{args.model}: input {(args.batch, *shape)} {dtype} on {model.device}")
     print(result)
     return 0
