@@ -109,7 +109,7 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}.load_state_dict: no parameter {i}")
             new = {}
             for name, v in st.items():
-                if hasattr(v, "shape") and v.shape != () or np.ndim(v) > 0:
+                if hasattr(v, "shape") or np.ndim(v) > 0:  # an array (from any device)
                     v = np.array(as_numpy(v) if hasattr(v, "shape") else v, dtype=params[i].dtype)
                     if v.shape != params[i].shape:
                         raise ValueError(

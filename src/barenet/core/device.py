@@ -98,7 +98,7 @@ def device_of(a) -> str:
 def _index(device: str) -> int:
     """N of ``"cuda:N"``; the current GPU for ``"cuda"``."""
     if ":" not in device:
-        return parse_device(device) and int(require_cupy().cuda.Device().id)
+        device = parse_device(device)
     return int(device.split(":")[1])
 
 

@@ -247,7 +247,13 @@ class Module:
             device, dtype = None, device_or_dtype if dtype is None else dtype
             if dtype is None:
                 raise TypeError(f"{type(self).__name__}.to: expected a device or a dtype")
-        dt = None if dtype is None else np.dtype(dtype)
+        try:
+            dt = None if dtype is None else np.dtype(dtype)
+        except TypeError:
+            raise TypeError(
+                f"{type(self).__name__}.to: expected a device ('cpu', 'cuda', 'cuda:N') or a "
+                f"float dtype, got {dtype!r:.60}"
+            ) from None
         if dt is not None and dt.kind != "f":
             raise TypeError(f"{type(self).__name__}.to: expected a float dtype, got {dt}")
 
