@@ -119,3 +119,35 @@ def test_mpi_training_on_a_gpu_is_refused_before_anything_runs(fake_cupy, tmp_pa
     with pytest.raises(ValueError, match="MPI runs on the CPU"):
         build_run({"model": "mlp", "data": "sine", "device": "cuda"}, tmp_path, comm=OneRank())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_on_the_gpu_resumes_from_its_checkpoint_as_if_never_stopped(
+    fake_cupy, tmp_path, capsys
+):
+    def train(out, epochs, *more):
+        argv = [
+            "train",
+            "mlp",
+            "--data",
+            "sine",
+            "--epochs",
+            str(epochs),
+            "--out",
+            str(out),
+            "--optimizer",
+            "adam",
+            "--no-plots",
+            "--quiet",
+            "--device",
+            "cuda",
+            *more,
+        ]
+        assert main(argv) == 0, capsys.readouterr().err
+
+    train(tmp_path / "whole", 3)
+    train(tmp_path / "parts", 2)
+    train(tmp_path / "parts", 3, "--resume")
+    whole = bn.load(tmp_path / "whole" / "model.safetensors").state_dict()
+    parts = bn.load(tmp_path / "parts" / "model.safetensors").state_dict()
+    for k, v in whole.items():
+        np.testing.assert_array_equal(parts[k], v)
