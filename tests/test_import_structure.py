@@ -1,14 +1,20 @@
-"""The package's import structure, read from the source (no imports run).
+"""The package's import structure, read from the source (no imports run), and what
+``import barenet`` loads (in a fresh interpreter).
 
 The kernels are their own folders: ``barenet.reference`` (the textbook functions) and
 ``barenet.fast`` (what exists only for speed) depend on ``barenet.core`` alone; the
-layers depend on both; nothing below the layers depends back on them; and no module
-imports, however indirectly, a module that imports it.
+layers depend on both; nothing below the layers depends back on them; no module of the
+package imports, however indirectly, a module that imports it while loading; and
+``import barenet`` loads NumPy and no other third-party package.
 """
 
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import barenet
@@ -36,13 +42,33 @@ def _resolve(module: str, is_package: bool, level: int, target: str | None) -> s
     return target or ""
 
 
+def _is_type_checking(node: ast.AST) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    return isinstance(test, (ast.Name, ast.Attribute)) and ast.unparse(test).endswith(
+        "TYPE_CHECKING"
+    )
+
+
+def _run_on_load(node: ast.AST):
+    """The statements under ``node`` that run when the module loads: everything but the
+    bodies of functions and of ``if TYPE_CHECKING:`` blocks (class bodies do run)."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if _is_type_checking(child):
+            yield from (n for stmt in child.orelse for n in [stmt, *_run_on_load(stmt)])
+            continue
+        yield child
+        yield from _run_on_load(child)
+
+
 def _imports(name: str, top_level_only: bool) -> set[str]:
     """The barenet modules ``name`` imports (``from . import x`` counts as x when x is a
     module); with ``top_level_only``, those imported when it loads (not inside functions)."""
     path = MODULES[name]
     tree = ast.parse(path.read_text())
     is_package = path.name == "__init__.py"
-    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    nodes = list(_run_on_load(tree)) if top_level_only else list(ast.walk(tree))
     found = set()
     for node in nodes:
         if isinstance(node, ast.Import):
@@ -124,3 +150,45 @@ def test_no_import_circles_below_the_training_code_even_inside_functions():
     names += ["barenet.runtime", "barenet.testing", "barenet.init", "barenet.gradcheck"]
     names += ["barenet.losses", "barenet.profiler", "barenet.models", "barenet.io"]
     assert _cycles(names, top_level_only=False) == []
+
+
+def test_the_walk_sees_imports_that_run_on_load_and_only_those():
+    tree = ast.parse(
+        "import a\n"
+        "try:\n    import b\nexcept ImportError:\n    import c\n"
+        "class K:\n    import d\n"
+        "def f():\n    import e\n"
+        "if TYPE_CHECKING:\n    import g\nelse:\n    import h\n"
+    )
+    seen = {a.name for n in _run_on_load(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert seen == {"a", "b", "c", "d", "h"}
+
+
+_LOADED_BY_IMPORT = """
+import json, sys, sysconfig
+from pathlib import Path
+before = set(sys.modules)  # what the interpreter's start-up (.pth files) loaded
+import barenet
+site = {Path(sysconfig.get_paths()[k]).resolve() for k in ("purelib", "platlib")}
+found = {}
+for name, module in list(sys.modules.items()):
+    file = getattr(module, "__file__", None) if name not in before else None
+    if file and any(p in Path(file).resolve().parents for p in site):
+        found[name.partition(".")[0]] = file
+print(json.dumps({"site_packages": sorted(found), "modules": sorted(set(sys.modules) - before)}))
+"""
+
+
+def test_import_barenet_loads_numpy_and_no_other_third_party_package():
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT.parent), sys.path[0]])}
+    out = subprocess.run(
+        [sys.executable, "-c", _LOADED_BY_IMPORT], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    loaded = json.loads(out.stdout)
+    optional = ("torch", "onnx", "onnxruntime", "ray", "mpi4py", "cupy", "matplotlib")
+    optional += ("PIL", "scipy", "sklearn", "safetensors", "hypothesis", "tomli")
+    tops = {m.partition(".")[0] for m in loaded["modules"]}
+    assert sorted(tops & set(optional)) == []
+    assert set(loaded["site_packages"]) <= {"numpy", "barenet"}, loaded["site_packages"]
+    assert "numpy" in tops

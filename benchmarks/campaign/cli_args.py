@@ -106,6 +106,18 @@ def _pick(rng: random.Random, pool):
     return rng.choice(pool)
 
 
+def _some_flags(rng: random.Random, argv: list, tags: list, flags: list, how_many: int) -> bool:
+    """Append ``how_many`` of ``flags`` ((flag, pool) pairs) to ``argv``, each with a value
+    drawn from its pool, and a tag for each; True when every value drawn is valid."""
+    valid = True
+    for flag, pool in rng.sample(flags, how_many):
+        value, ok = _pick(rng, pool)
+        argv += [flag, value]
+        valid &= bool(ok)
+        tags.append(f"{flag} {value}")
+    return valid
+
+
 def _train(rng, fx):
     argv = ["train", "mlp", "--data", "kaggle", "--data-dir", fx["kaggle"], "--epochs", "1"]
     argv += ["--batch-size", "16", "--model-args", '{"hidden": [8]}', "--no-plots", "--quiet"]
@@ -145,7 +157,10 @@ def _evaluate(rng, fx):
     model, valid, tag = _damaged_model(rng, fx)
     argv = ["evaluate", model, "--data", "kaggle", "--data-dir", fx["kaggle"], "--json"]
     tags = [tag]
-    for flag, pool in rng.sample(
+    valid &= _some_flags(
+        rng,
+        argv,
+        tags,
         [
             ("--limit", [("5", 1), ("0", 0), ("-1", 0), ("1.5", 0)]),
             ("--batch-size", [("7", 1), ("0", 0), ("nan", 0)]),
@@ -153,11 +168,7 @@ def _evaluate(rng, fx):
             ("--out", _OUT_DIR),
         ],
         rng.randint(0, 2),
-    ):
-        value, ok = _pick(rng, pool)
-        argv += [flag, value]
-        valid &= bool(ok)
-        tags.append(f"{flag} {value}")
+    )
     return argv, valid, "evaluate " + "; ".join(tags)
 
 
@@ -205,25 +216,27 @@ def _summary(rng, fx):
         return ["summary", model], valid, f"summary {tag}"
     name = rng.choice(["mlp", "cnn-small", "cnn-deep", "cnn-res", "nope"])
     argv, valid, tags = ["summary", name], name != "nope", [name]
-    for flag, pool in rng.sample(
+    valid &= _some_flags(
+        rng,
+        argv,
+        tags,
         [
             ("--input-shape", _SHAPES),
             ("--classes", [("3", 1), ("0", 0), ("-1", 0), ("1.5", 0)]),
             ("--model-args", _V["--model-args"] if name == "mlp" else [("{}", 1), ("[1]", 0)]),
         ],
         rng.randint(0, 2),
-    ):
-        value, ok = _pick(rng, pool)
-        argv += [flag, value]
-        valid &= bool(ok)
-        tags.append(f"{flag} {value}")
+    )
     return argv, valid, "summary " + "; ".join(tags)
 
 
 def _profile(rng, fx):
     name = rng.choice(["mlp", "cnn-small", "nope"])
     argv, valid, tags = ["profile", name, "--repeats", "1"], name != "nope", [name]
-    for flag, pool in rng.sample(
+    valid &= _some_flags(
+        rng,
+        argv,
+        tags,
         [
             ("--batch", [("2", 1), ("8", 1), ("0", 0), ("-1", 0), ("100000000", 0), ("nan", 0)]),
             ("--input-shape", _SHAPES[:3] + _SHAPES[3:]),
@@ -231,11 +244,7 @@ def _profile(rng, fx):
             ("--dtype", [("float64", 1), ("int8", 0)]),
         ],
         rng.randint(1, 2),
-    ):
-        value, ok = _pick(rng, pool)
-        argv += [flag, value]
-        valid &= bool(ok)
-        tags.append(f"{flag} {value}")
+    )
     return argv, valid, "profile " + "; ".join(tags)
 
 

@@ -246,6 +246,16 @@ def _difference(path: Path, expected: dict, stored: dict[str, TensorInfo]) -> st
     return "; ".join(parts) or None
 
 
+def _from_spec(path: Path, make, spec):
+    """``make(spec)``, where an error means the spec describes no model we can build."""
+    try:
+        return make(spec)
+    except (TypeError, ValueError, KeyError, RecursionError) as exc:
+        raise ModelFileError(
+            f"{path}: cannot rebuild the architecture: {clip_text(str(exc), 300)}"
+        ) from None
+
+
 class _Header:
     """What a model file's header says, checked before any tensor is read."""
 
@@ -275,12 +285,7 @@ class _Header:
         self.metadata = _check_metadata(
             path, loads_strict(meta.get("metadata") or "{}", f"{path}: metadata")
         )
-        try:
-            expected = spec_state_shapes(self.spec)
-        except (TypeError, ValueError, KeyError, RecursionError) as exc:
-            raise ModelFileError(
-                f"{path}: cannot rebuild the architecture: {clip_text(str(exc), 300)}"
-            ) from None
+        expected = _from_spec(path, spec_state_shapes, self.spec)
         why = _difference(path, expected, stored)
         if why:
             raise ModelFileError(f"{path}: weights do not match the architecture: {why}")
@@ -314,12 +319,7 @@ def load_file(path: str | os.PathLike) -> tuple[Module, dict]:
     for k, a in arrays.items():
         if a.dtype.kind == "f" and not np.isfinite(a).all():
             raise ModelFileError(f"{path}: tensor {clip(k, 60)} holds NaN or infinite values")
-    try:
-        model = build(header.spec)
-    except (TypeError, ValueError, KeyError, RecursionError) as exc:
-        raise ModelFileError(
-            f"{path}: cannot rebuild the architecture: {clip_text(str(exc), 300)}"
-        ) from None
+    model = _from_spec(path, build, header.spec)
     dtypes = {a.dtype for a in arrays.values() if a.dtype.kind == "f"}
     if len(dtypes) == 1:
         model.to(dtypes.pop())

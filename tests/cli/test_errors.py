@@ -155,7 +155,11 @@ def test_widths_of_one_and_a_half_are_refused(capsys):
 def test_a_cosine_floor_above_the_learning_rate_is_refused(capsys, tmp_path):
     argv = ["train", "mlp", "--data", "digits", "--out", tmp_path / "o", "--lr", "0.01"]
     line = _run([*argv, "--schedule", "cosine:5"], capsys, cli.EXIT_INPUT)
-    assert "minimum learning rate 5 must be below the learning rate 0.01" in line
+    assert line == (
+        "barenet train: error: schedule 'cosine:5': the final learning rate must be >= 0 "
+        "and below the learning rate 0.01, got 5 (cosine[:final_lr])"
+    )
+    assert not (tmp_path / "o").exists()
 
 
 def test_study_without_a_name_says_what_to_pass(capsys):

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
+
+WAIT_S = 120.0  # a fake that waits for another process gives up after this long
 
 
 def fake_run(settings: dict, out_dir: str) -> dict:
@@ -68,8 +71,33 @@ def die_once(settings: dict, out_dir: str) -> dict:
 
 
 def always_die(settings: dict, out_dir: str) -> dict:
-    """Every attempt kills its worker process."""
+    """Every attempt kills its worker process, once the same attempt of every other
+    run of the sweep has started (so no run is lost half-way into its start: each
+    worker dies only when all have counted their attempt in ``attempts.txt``)."""
     attempts = Path(out_dir) / "attempts.txt"
     attempts.write_text(attempts.read_text() + "x" if attempts.exists() else "x")
+    mine = len(attempts.read_text())
+    runs = [d for d in Path(out_dir).parent.iterdir() if (d / "run.json").is_file()]
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline and any(_count(d / "attempts.txt") < mine for d in runs):
+        time.sleep(0.01)
     os.kill(os.getpid(), signal.SIGKILL)
     return {}
+
+
+def _count(path: Path) -> int:
+    return len(path.read_text()) if path.is_file() else 0
+
+
+def train_or_wait_for_ctrl_c(settings: dict, out_dir: str) -> dict:
+    """``run_training``, except in a run folder holding a file ``hold``: that run waits
+    until it is interrupted (Ctrl-C, or a cancelled Ray task), so a sweep cannot finish
+    every run before its Ctrl-C lands, however slowly the sweep's own process runs."""
+    if (Path(out_dir) / "hold").exists():
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+        raise RuntimeError(f"{out_dir}: held run was never interrupted")
+    from barenet.train import run_training
+
+    return run_training(settings, out_dir)

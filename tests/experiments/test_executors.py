@@ -7,12 +7,14 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
 
 from barenet.cli import EXIT_FILES, EXIT_MISSING, main
-from barenet.experiments.executors import make_executor
+from barenet.experiments.executors import RunTask, make_executor
 from barenet.experiments.executors.pool import PoolExecutor
 from barenet.experiments.executors.ray_cluster import check_reachable
 from barenet.experiments.sweep import run_sweep
@@ -49,9 +51,60 @@ def test_pool_retries_a_killed_worker_then_records_it(tmp_path):
     for r in res:
         run_dir = tmp_path / "always" / "runs" / r["name"]
         assert "worker process died" in r["error"]
-        # Started twice: a run lost with the pool before it started is not counted.
+        # Started exactly twice, the first try and one retry, each counted once although
+        # one worker's death takes the other run down with the pool.
         assert (run_dir / "attempts.txt").read_text() == "xx"
         assert "worker process died" in (run_dir / "error.txt").read_text()
+
+
+class _DyingPool:
+    """A stand-in for the process pool in which every run dies with its worker. Of the
+    runs handed out together, the first announces its start at once and the others only
+    while the broken pool shuts down, as a worker does that starts its run between the
+    pool's failure and its end."""
+
+    def __init__(self, handed_out: list[str]):
+        self.handed_out, self.announced, self.late = handed_out, [], []
+
+    def submit(self, fn, name, *args):
+        self.handed_out.append(name)
+        (self.late if self.announced or self.late else self.announced).append(name)
+        fut = Future()
+        fut.set_exception(BrokenProcessPool("a worker died"))
+        return fut
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        self.announced += self.late
+        self.late = []
+
+    def empty(self) -> bool:  # the queue of announcements
+        return not self.announced
+
+    def get(self) -> str:
+        return self.announced.pop(0)
+
+
+def test_a_run_that_started_while_the_pool_broke_spends_a_retry(tmp_path, monkeypatch):
+    handed_out: list[str] = []
+
+    def new_pool(self, workers):
+        pool = _DyingPool(handed_out)
+        return pool, pool
+
+    monkeypatch.setattr(PoolExecutor, "_new_pool", new_pool)
+    tasks = [RunTask(n, {}, str(tmp_path / n)) for n in ("a", "b")]
+    for t in tasks:
+        Path(t.run_dir).mkdir()
+    results = {}
+
+    def finish(task, result):
+        results[task.name] = result
+
+    PoolExecutor(2, max_retries=1).run("unused:run", tasks, finish)
+    assert sorted(handed_out) == ["a", "a", "b", "b"]  # the first try and one retry each
+    for name, r in results.items():
+        assert r == {"status": "failed", "error": "worker process died; gave up after 2 attempts"}
+        assert "gave up after 2 attempts" in (tmp_path / name / "error.txt").read_text()
 
 
 def test_ray_executor_without_ray_names_the_extra(tmp_path, monkeypatch, capsys):

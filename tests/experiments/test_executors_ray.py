@@ -124,10 +124,19 @@ def test_interrupted_under_ray_continues_under_the_pool(local_ray, pool_referenc
         if msg.startswith("[1/"):
             raise KeyboardInterrupt
 
+    held = tmp_path / "runs" / "lr-0.003__seed-0"  # waits for the Ctrl-C: it cannot finish
+    held.mkdir(parents=True)
+    (held / "hold").touch()
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(REAL, tmp_path, executor="ray", progress=ctrl_c_after_first_finished)
+        run_sweep(
+            REAL,
+            tmp_path,
+            executor="ray",
+            run_fn="tests.experiments.fakes:train_or_wait_for_ctrl_c",
+            progress=ctrl_c_after_first_finished,
+        )
     finished = [d.name for d in (tmp_path / "runs").iterdir() if (d / "metrics.json").is_file()]
-    assert 1 <= len(finished) < 4
+    assert 1 <= len(finished) < 4 and held.name not in finished
     res = run_sweep(REAL, tmp_path, workers=2, progress=None)
     status = {r["name"]: r["status"] for r in res}
     assert sorted(n for n, s in status.items() if s == "skipped") == sorted(finished)

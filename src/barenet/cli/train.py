@@ -165,26 +165,10 @@ def config_from_args(args: argparse.Namespace) -> dict:
     }
 
 
-def _check_min_lr(args: argparse.Namespace) -> None:
-    """``cosine:min_lr`` anneals towards min_lr: it must lie below the learning rate."""
-    if not args.schedule or not args.schedule.startswith("cosine:"):
-        return
-    from ..train.config import DEFAULT_LR
-
-    lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
-    min_lr = float(args.schedule.split(":")[1])
-    if min_lr >= lr:
-        raise ValueError(
-            f"--schedule {args.schedule}: the minimum learning rate {min_lr:g} must be below "
-            f"the learning rate {lr:g}"
-        )
-
-
 def run(args: argparse.Namespace) -> int:
     from ..distributed import abort_on_error, init
     from ..train import run_training
 
-    _check_min_lr(args)
     comm = init()  # under mpiexec -n N (N > 1): one model trained by N processes
     out = Path(args.out)
     created = not out.exists()

@@ -156,24 +156,23 @@ def flatten(g, m, x, path):
 # ---- activations --------------------------------------------------------------------------
 
 
-@translates(ReLU)
-def relu(g, m, x, path):
-    return g.op(m, x, path, "Relu")
+def _operator(op: str) -> Translation:
+    """The translation of a layer that is the one ONNX operator ``op``, no attributes."""
+
+    def translate(g, m, x, path):
+        return g.op(m, x, path, op)
+
+    return translate
+
+
+relu = translates(ReLU)(_operator("Relu"))
+sigmoid = translates(Sigmoid)(_operator("Sigmoid"))
+tanh = translates(Tanh)(_operator("Tanh"))
 
 
 @translates(LeakyReLU)
 def leaky_relu(g, m, x, path):
     return g.op(m, x, path, "LeakyRelu", alpha=m.negative_slope)
-
-
-@translates(Sigmoid)
-def sigmoid(g, m, x, path):
-    return g.op(m, x, path, "Sigmoid")
-
-
-@translates(Tanh)
-def tanh(g, m, x, path):
-    return g.op(m, x, path, "Tanh")
 
 
 @translates(Softmax)

@@ -11,7 +11,10 @@ A checkpoint is a safetensors file (written atomically by
   epoch to continue from (with the running sums of an interrupted epoch), the
   history so far and each callback's state.
 
-No pickle: only raw numbers and JSON.
+No pickle: only raw numbers and JSON. Reading checks the whole file — every key of
+the metadata and its type, the tensors' names, the optimizer state's shapes against
+the model's parameters — before any state changes; a file that fails is a
+``ModelFileError`` (a ``ValueError``) naming the file and what is wrong.
 """
 
 from __future__ import annotations
@@ -22,10 +25,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.config import get_rng_state
+from ..core.config import get_rng_state, set_rng_state
 from ..io import ModelFileError, load_tensors, save_tensors
+from .checkpoint_checks import (
+    check_callback_states,
+    check_optimizer_fits,
+    check_tensors,
+    check_training_state,
+    optimizer_tensors,
+)
+from .history import History
 
-__all__ = ["CHECKPOINT_FORMAT", "load_checkpoint", "save_checkpoint"]
+__all__ = ["CHECKPOINT_FORMAT", "load_checkpoint", "read_checkpoint", "save_checkpoint"]
 
 CHECKPOINT_FORMAT = "barenet-checkpoint"
 
@@ -87,14 +98,12 @@ def checkpoint_payload(ctx) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     return tensors, meta
 
 
-def load_checkpoint(path: str | os.PathLike, model, optimizer=None) -> dict:
-    """Load weights into ``model`` and state into ``optimizer`` (when given) from a
-    checkpoint; returns the JSON training state (``rng_state``, ``loader``,
-    ``next_epoch``, ``partial``, ``step``, ``history``, ``callbacks``).
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
+    """(tensors, training state) of the checkpoint at ``path``, its form checked: the
+    format, every metadata key and its type, the tensors' names, finite values.
 
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` (a
-    ``ModelFileError``) for a file that is not a checkpoint or does not match the
-    model or optimizer; nothing is modified in that case.
+    Raises ``FileNotFoundError`` for a missing file and ``ModelFileError`` (a
+    ``ValueError``) naming the file and what is wrong otherwise.
     """
     path = Path(path)
     if not path.is_file():
@@ -106,23 +115,65 @@ def load_checkpoint(path: str | os.PathLike, model, optimizer=None) -> dict:
         training = json.loads(meta["training"])
     except json.JSONDecodeError as exc:
         raise ModelFileError(f"{path}: corrupt checkpoint metadata ({exc})") from None
+    check_training_state(path, training)
+    check_tensors(path, arrays)
+    return arrays, training
+
+
+def load_checkpoint(path: str | os.PathLike, model, optimizer=None) -> dict:
+    """Load weights into ``model`` and state into ``optimizer`` (when given) from a
+    checkpoint; returns the JSON training state (``rng_state``, ``loader``,
+    ``next_epoch``, ``partial``, ``step``, ``history``, ``callbacks``).
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` (a
+    ``ModelFileError``) for a file that is not a checkpoint, is malformed, or does not
+    match the model or optimizer; nothing is modified in that case.
+    """
+    path = Path(path)
+    arrays, training = read_checkpoint(path)
+    _load_weights(path, arrays, training, model, optimizer)
+    return training
+
+
+def restore_training(path: str | os.PathLike, ctx) -> tuple[int, dict | None]:
+    """Put the whole training state of a checkpoint into ``ctx`` (a ``fit``'s context:
+    model, optimizer, loader, RNG, history, step and callbacks), all of it checked
+    first; returns (epoch to continue from, running sums of an unfinished epoch)."""
+    path = Path(path)
+    arrays, training = read_checkpoint(path)
+    loader = training["loader"]
+    if loader["batch"] > len(ctx.loader):
+        raise ModelFileError(
+            f"{path}: checkpoint does not match the data: it stopped after batch "
+            f"{loader['batch']} of an epoch, an epoch of this data has {len(ctx.loader)}"
+        )
+    callback_states = check_callback_states(path, ctx.callbacks, training["callbacks"])
+    _load_weights(path, arrays, training, ctx.model, ctx.optimizer)
+    ctx.loader.load_state_dict(loader)
+    set_rng_state(training["rng_state"])
+    ctx.history = History.from_dict(training["history"])
+    ctx.history.stopped_reason = None
+    ctx.step = training["step"]
+    for cb, state in callback_states:
+        cb.load_state_dict(state)
+    return training["next_epoch"], training["partial"]
+
+
+def _load_weights(path: Path, arrays, training: dict, model, optimizer) -> None:
+    """Model weights and optimizer state, both checked before either changes."""
     model_sd = {k[6:]: v for k, v in arrays.items() if k.startswith("model.")}
     opt_sd = None
     if optimizer is not None:
-        if training.get("optimizer") != type(optimizer).__name__:
+        if training["optimizer"] != type(optimizer).__name__:
             raise ModelFileError(
-                f"{path}: checkpoint was written with {training.get('optimizer')}, "
+                f"{path}: checkpoint was written with {training['optimizer']}, "
                 f"not {type(optimizer).__name__}"
             )
-        state: dict[int, dict] = {}
-        for k, v in arrays.items():
-            if k.startswith("optim."):
-                _, i, name = k.split(".", 2)
-                state.setdefault(int(i), {})[name] = v
-        for i, sc in training.get("optimizer_scalars", {}).items():
-            state.setdefault(int(i), {}).update(sc)
+        state = optimizer_tensors(path, arrays)
+        for i, scalars in training["optimizer_scalars"].items():
+            state.setdefault(int(i), {}).update(scalars)
         opt_sd = {"state": state, "param_groups": training["param_groups"]}
-    # Check both before changing either.
+        check_optimizer_fits(path, opt_sd, optimizer, model)
     backup = model.state_dict()
     try:
         model.load_state_dict(model_sd)
@@ -131,9 +182,8 @@ def load_checkpoint(path: str | os.PathLike, model, optimizer=None) -> dict:
     if opt_sd is not None:
         try:
             optimizer.load_state_dict(opt_sd)
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, TypeError) as exc:
             model.load_state_dict(backup)
             raise ModelFileError(
                 f"{path}: checkpoint does not match the optimizer: {exc}"
             ) from None
-    return training

@@ -37,7 +37,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..core.backend import array_module, backend_name
-from ..core.config import set_rng_state
 from ..core.device import as_numpy, scope, to_device
 from ..core.module import Module
 from .callbacks import Callback
@@ -187,7 +186,7 @@ def fit(
     callback state are restored and training continues up to ``epochs``.
     """
     from ..data import DataLoader
-    from .checkpoint import load_checkpoint
+    from .checkpoint import restore_training
 
     if task not in ("classification", "regression"):
         raise ValueError(f"fit: task must be 'classification' or 'regression', got {task!r}")
@@ -200,6 +199,8 @@ def fit(
             x, y = train
         except (TypeError, ValueError):
             raise TypeError("fit: train must be (x, y) or a DataLoader") from None
+        if seed is None and resume is not None:
+            seed = 0  # replaced by the checkpoint's: no draw from the global generator
         loader = DataLoader(x, y, batch_size, shuffle=True, transform=transform, seed=seed)
     if val is not None:
         try:
@@ -228,13 +229,7 @@ def fit(
     )
     start, partial = 0, None
     if resume is not None:
-        st = load_checkpoint(resume, model, optimizer)
-        loader.load_state_dict(st["loader"])
-        set_rng_state(st["rng_state"])
-        ctx.history = History.from_dict(st["history"])
-        ctx.history.stopped_reason = None
-        ctx.step, start, partial = int(st["step"]), int(st["next_epoch"]), st.get("partial")
-        _load_callback_states(callbacks, st.get("callbacks", []))
+        start, partial = restore_training(resume, ctx)
     history = ctx.history
     ctx.epoch = start - 1
     ctx.device = model_device(model)
@@ -272,21 +267,6 @@ def fit(
         cb.on_train_end(ctx)
     model.train()
     return history
-
-
-def _load_callback_states(callbacks: list[Callback], saved: list) -> None:
-    """Give each callback the state saved by the callback of the same class and the
-    same rank among that class's callbacks (a display added or dropped on resume
-    shifts nothing)."""
-    by_name: dict[str, list[dict]] = {}
-    for name, state in saved:
-        by_name.setdefault(name, []).append(state)
-    seen: dict[str, int] = {}
-    for cb in callbacks:
-        name = type(cb).__name__
-        i = seen[name] = seen.get(name, -1) + 1
-        if i < len(by_name.get(name, ())):
-            cb.load_state_dict(by_name[name][i])
 
 
 def _diverged(ctx, what: str) -> TrainingDiverged:

@@ -82,6 +82,10 @@ class PoolExecutor:
                 done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
                     # A worker died (killed, out of memory): every run in flight is lost.
+                    # The pool fails the futures before it stops the other workers, so
+                    # read who started only once they are gone: a run announced after
+                    # the failure still counts.
+                    pool.shutdown(wait=True, cancel_futures=True)
                     ran = set()
                     while not started.empty():
                         ran.add(started.get())
@@ -97,7 +101,6 @@ class PoolExecutor:
                         err = f"worker process died; gave up after {attempts[t.name]} attempts"
                         record_failure(t.run_dir, err)
                         finish(t, {"status": "failed", "error": err})
-                    pool.shutdown(wait=True, cancel_futures=True)
                     pool, started = self._new_pool(workers)
                 else:
                     for fut in done:
