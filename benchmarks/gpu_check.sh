@@ -11,6 +11,7 @@
 #   3. benchmarks/bench.py --device cuda --cpu-baseline: barenet vs PyTorch CUDA,
 #      and barenet's own CPU training speed on this machine for the GPU/CPU ratio
 #   4. benchmarks/gpu_train.py: cnn-deep on 60,000 synthetic 28x28 images, timed
+#   5. benchmarks/gpu_summary.py: the figures and the issue's targets, in summary.txt
 # Everything goes under $OUT (eight files at most): summary.txt (the machine, each step's
 # status and time), gpu_tests.txt/.xml, parity.json, bench_cuda.txt/.json,
 # train_cuda.txt/.json. Exit status: 0 when every step passed, 1 when one failed, 3
@@ -87,5 +88,6 @@ step train 90 "$OUT/train_cuda.txt" \
     $PY benchmarks/gpu_train.py --device cuda --n-train 60000 --epochs 2 --batch-size 64 \
     --json "$OUT/train_cuda.json"
 
+$PY benchmarks/gpu_summary.py "$OUT" | tee -a "$SUMMARY" || note "gpu_summary: failed"
 note "done: $([ "$failed" = 0 ] && echo 'every step passed' || echo 'some step failed')"
 exit "$failed"
