@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import int_arg, out_file_arg
+from ._common import add_device_arg, int_arg, model_on_device, out_file_arg
 
 
 def add_parser(sub) -> None:
@@ -35,6 +35,7 @@ def add_parser(sub) -> None:
         help="invert the images first (dark ink on light paper, for models trained "
         "on light ink on dark, as MNIST)",
     )
+    add_device_arg(p)
     p.set_defaults(func=run)
 
 
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         except argparse.ArgumentTypeError as exc:
             raise ValueError(f"cannot write the submission: {exc}; pass --out") from None
     model, meta = load_file(args.model_file)
+    model_on_device(model, args.device)
     shape = tuple(meta.get("input_shape") or ())
     if not shape:
         raise ValueError(f"{args.model_file}: no input shape recorded in the model file")

@@ -32,7 +32,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     names = STUDIES if args.name == "all" else [args.name]
     executor = make_executor(**executor_args(args))
-    overrides = parse_overrides(args.set)
+    overrides = parse_overrides(args.set, args.device)
     for n in names:  # unknown names and bad settings fail before anything runs
         plan_sweep(load_study(n), quick=args.quick, overrides=overrides)
     # One connection (one local Ray) for all the studies asked for.
