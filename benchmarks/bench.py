@@ -1,7 +1,16 @@
 """barenet against PyTorch CPU: training and inference throughput, peak memory, GFLOP/s.
 
     python benchmarks/bench.py [--quick] [--json PATH] [--threads 2] [--models mlp,cnn-deep]
-                               [--no-memory] [--no-own-loop]
+                               [--no-memory] [--no-own-loop] [--device cuda [--cpu-baseline]]
+
+``--device cuda`` runs both on the GPU instead (barenet through CuPy, PyTorch through
+CUDA and cuDNN, TF32 off in both so that float32 means float32), same models, weights,
+batches and dtype, interleaved the same way; every timed block ends by waiting for the
+GPU. Data sits on the GPU before timing, except barenet's labels, which stay NumPy
+arrays as ``fit`` gives them (checked on the host, copied over). Memory, own-loop and
+GEMM-peak figures are CPU measurements and are left out there; ``--cpu-baseline`` adds
+barenet's own training speed on this machine's CPU (``--threads`` threads), measured
+after the GPU rows, and the GPU/CPU ratio.
 
 Both frameworks run the same three models (``barenet.models.build_model``; the PyTorch
 twin from ``barenet.testing.torch_twin``) with the same weights, batch and thread
@@ -66,6 +75,12 @@ def _parse(argv=None):
     p.add_argument("--models", default="mlp,cnn-small,cnn-deep", help="comma-separated list")
     p.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
     p.add_argument("--no-own-loop", action="store_true", help="skip the own-loop subprocesses")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda / cuda:N")
+    p.add_argument(
+        "--cpu-baseline",
+        action="store_true",
+        help="with --device cuda: also time barenet's training on the CPU",
+    )
     p.add_argument("--_mem", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
     p.add_argument("--_own_loop", metavar="MODEL", help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -90,6 +105,19 @@ def _load(numpy_first: bool = False) -> None:
     except ImportError:  # the benchmark still measures barenet alone
         return
     torch, tnn = torch_, tnn_
+
+
+DEVICE = "cpu"
+
+
+def sync() -> None:
+    """Wait for the GPU's queued work (nothing to wait for on the CPU)."""
+    if DEVICE != "cpu":
+        import cupy
+
+        cupy.cuda.Device().synchronize()
+        if torch is not None:
+            torch.cuda.synchronize()
 
 
 BATCH = {"mlp": 64, "cnn-small": 64, "cnn-deep": 100}
@@ -136,17 +164,23 @@ def flops_per_image(model) -> float:
 
 # -- steps ---------------------------------------------------------------------------------------
 class BarenetRunner:
-    def __init__(self, name):
+    def __init__(self, name, device: str = "cpu"):
         bn.seed(0)
         self.model = build_barenet(name)
         self.model.needs_input_grad = False  # as in fit and in PyTorch: the input is data
         self.loss = bn.SoftmaxCrossEntropy()
         self.opt = optim.SGD(self.model.parameters(), lr=LR)
+        self.on_gpu = device != "cpu"
+        if self.on_gpu:
+            self.model.to(device)
 
     def train_step(self, x, y):
         self.model.train()
         self.opt.zero_grad()
-        self.loss(self.model(x), y)
+        if self.on_gpu:  # as fit steps: the loss stays on the GPU, nothing waits for it
+            self.loss.value(self.model(x), y, check_finite=False)
+        else:
+            self.loss(self.model(x), y)
         self.model.backward(self.loss.backward())
         self.opt.step()
 
@@ -156,9 +190,9 @@ class BarenetRunner:
 
 
 class TorchRunner:
-    def __init__(self, like):
+    def __init__(self, like, device: str = "cpu"):
         torch.manual_seed(0)
-        self.model = build_torch(like)
+        self.model = build_torch(like).to(device)
         self.loss = tnn.CrossEntropyLoss()
         self.opt = torch.optim.SGD(self.model.parameters(), lr=LR)
 
@@ -175,9 +209,11 @@ class TorchRunner:
 
 
 def timed(fn, steps: int) -> float:
+    sync()
     t0 = time.perf_counter()
     for _ in range(steps):
         fn()
+    sync()
     return time.perf_counter() - t0
 
 
@@ -197,10 +233,19 @@ def measure_model(
     x, y = data(name, b)
     xi, _ = data(name, INFER_BATCH, seed=1)
     bnr = BarenetRunner(name)
-    runners = {"barenet": (bnr, (x, y), (xi,))}
-    if torch is not None:
-        tr = TorchRunner(bnr.model)
-        runners["torch"] = (tr, (torch.from_numpy(x), torch.from_numpy(y)), (torch.from_numpy(xi),))
+    tr = None if torch is None else TorchRunner(bnr.model, DEVICE)  # twin of the CPU weights
+    if DEVICE == "cpu":
+        runners = {"barenet": (bnr, (x, y), (xi,))}
+    else:
+        from barenet.core.device import to_device
+
+        bnr.model.to(DEVICE)
+        bnr.on_gpu = True
+        runners = {"barenet": (bnr, (to_device(x, DEVICE), y), (to_device(xi, DEVICE),))}
+    if tr is not None:
+        dev = "cpu" if DEVICE == "cpu" else DEVICE
+        tx, ty, ti = (torch.from_numpy(a).to(dev) for a in (x, y, xi))
+        runners["torch"] = (tr, (tx, ty), (ti,))
     for r, tr_args, inf_args in runners.values():  # warm-up: workspaces, caches, kernels
         for _ in range(3):
             r.train_step(*tr_args)
@@ -381,13 +426,20 @@ def blas_info() -> list[dict]:
 
 
 def main(argv=None) -> int:
+    global DEVICE
     args = _parse(argv)
+    DEVICE = args.device
     # BLAS threads must be fixed before NumPy (and its OpenBLAS) is first imported.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
     _load(numpy_first=args._own_loop is not None)
     if torch is not None:
         torch.set_num_threads(args.threads)
+    if DEVICE != "cpu":
+        try:
+            gpu_info = _gpu_setup()
+        except ImportError as exc:  # no CuPy or no GPU: one line, the way to install
+            raise SystemExit(f"bench: {exc}") from None
     repeats, steps, infer_steps, block = (3, 5, 1, 0.05) if args.quick else (9, 20, 3, 0.25)
     if args._mem:
         print(json.dumps(memory_child(*args._mem)))
@@ -415,17 +467,23 @@ def main(argv=None) -> int:
         "keep_freed_memory": bn.runtime.keep_freed_memory(),
     }
     info["loadavg_at_start"] = os.getloadavg()[0]
-    gemm = gemm_gflops()
+    on_gpu = DEVICE != "cpu"
+    if on_gpu:
+        info.update(gpu_info)
+    gemm = None if on_gpu else gemm_gflops()
     info["gemm_gflops_float32"] = gemm
     results = {}
     for name in names:
         res = measure_model(name, repeats, steps, infer_steps, block)
         res["barenet"]["train_gflops"] = res["barenet"]["train_ips"] * res["flops_per_image"] / 1e9
-        res["barenet"]["gemm_fraction"] = res["barenet"]["train_gflops"] / gemm
+        res["barenet"]["gemm_fraction"] = gemm and res["barenet"]["train_gflops"] / gemm
         if torch is not None:
             t = res["torch"]
             t["train_gflops"] = t["train_ips"] * res["flops_per_image"] / 1e9
-            t["gemm_fraction"] = t["train_gflops"] / gemm
+            t["gemm_fraction"] = gemm and t["train_gflops"] / gemm
+        if on_gpu:
+            results[name] = res
+            continue
         if not args.no_own_loop:
             res["own_loop"] = measure_own_loop(name, args.threads, args.quick)
         if not args.no_memory:
@@ -433,6 +491,11 @@ def main(argv=None) -> int:
             if torch is not None:
                 res["memory_mb"]["torch"] = measure_memory("torch", name, args.threads)
         results[name] = res
+    if on_gpu and args.cpu_baseline:
+        for name in names:
+            res = results[name]
+            res["barenet_cpu"] = measure_cpu_baseline(name, repeats, steps, block)
+            res["gpu_over_cpu"] = res["barenet"]["train_ips"] / res["barenet_cpu"]["train_ips"]
     info["loadavg_at_end"] = os.getloadavg()[0]
     report = {"info": info, "models": results}
     print(format_table(report))
@@ -446,6 +509,52 @@ def main(argv=None) -> int:
     os.replace(tmp, path)
     print(f"\nwrote {path}")
     return 0
+
+
+def _gpu_setup() -> dict:
+    """Check the GPU, turn TF32 off in PyTorch (CuPy's float32 GEMMs do not use it
+    either) and describe the card."""
+    from barenet.core.device import parse_device, require_cupy
+
+    global DEVICE
+    dev = DEVICE = parse_device(DEVICE)
+    cupy = require_cupy()
+    index = int(dev.split(":")[1])
+    cupy.cuda.Device(index).use()
+    props = cupy.cuda.runtime.getDeviceProperties(index)
+    out = {
+        "device": dev,
+        "gpu": props["name"].decode() if isinstance(props["name"], bytes) else props["name"],
+        "cupy": cupy.__version__,
+        "cuda_runtime": cupy.cuda.runtime.runtimeGetVersion(),
+    }
+    if torch is not None:
+        if not torch.cuda.is_available():
+            raise SystemExit("bench: --device cuda needs PyTorch with CUDA for the comparison")
+        torch.cuda.set_device(index)
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        out["torch_gpu"] = torch.cuda.get_device_name(index)
+        out["cudnn"] = torch.backends.cudnn.version()
+        out["tf32"] = False
+    return out
+
+
+def measure_cpu_baseline(name: str, repeats: int, steps: int, block_seconds: float) -> dict:
+    """barenet's own training speed on the CPU (the step above, on NumPy arrays)."""
+    global DEVICE
+    kept, DEVICE = DEVICE, "cpu"
+    try:
+        b = BATCH[name]
+        x, y = data(name, b)
+        r = BarenetRunner(name)
+        for _ in range(2):
+            r.train_step(x, y)
+        n = block_steps([lambda: r.train_step(x, y)], max(2, steps // 4), block_seconds)
+        ips = [b * n / timed(lambda: r.train_step(x, y), n) for _ in range(max(1, repeats // 3))]
+        return {"train_ips": statistics.median(ips), "steps_per_repeat": n}
+    finally:
+        DEVICE = kept
 
 
 def format_table(report: dict) -> str:
@@ -463,10 +572,16 @@ def format_table(report: dict) -> str:
             "the CPU, so timings (and, less so, ratios) are not representative",
             "",
         ]
+    peak = info["gemm_gflops_float32"]
+    where = (
+        f"float32 GEMM peak {peak:.1f} GFLOP/s"
+        if peak
+        else f"on {info.get('gpu')} ({info.get('device')}), cupy {info.get('cupy')}, "
+        f"cuDNN {info.get('cudnn')}, TF32 off"
+    )
     lines = note + [
         f"numpy {info['numpy']} [{blas}]   torch {info['torch']} "
-        f"({info['torch_threads']} threads)   float32 GEMM peak {info['gemm_gflops_float32']:.1f} "
-        "GFLOP/s",
+        f"({info['torch_threads']} threads)   {where}",
         "",
         f"{'model':<10} {'batch':>5} | {'train img/s':>23} {'ratio':>6} | {'infer img/s':>23} "
         f"{'ratio':>6} | {'GFLOP/s (of peak)':>22} | {'peak MB bn/torch':>16}",
@@ -489,10 +604,16 @@ def format_table(report: dict) -> str:
             f"{fmt(t.get('train_ips')):>11} "
             f"{fmt(r.get('train_ratio'), '.2f'):>6} | {fmt(bnr['infer_ips']):>11} "
             f"{fmt(t.get('infer_ips')):>11} {fmt(r.get('infer_ratio'), '.2f'):>6} | "
-            f"{bnr['train_gflops']:>4.1f} ({bnr['gemm_fraction']:>3.0%}) "
+            f"{bnr['train_gflops']:>4.1f} ({fmt(bnr['gemm_fraction'], '.0%'):>3}) "
             f"{fmt(t.get('train_gflops'), '.1f'):>5} ({fmt(t.get('gemm_fraction'), '.0%'):>3}) | "
             f"{mem_s:>16}"
         )
+        if "barenet_cpu" in r:
+            lines.append(
+                f"{'  barenet on this CPU, training':<34} | "
+                f"{fmt(r['barenet_cpu']['train_ips']):>11} {'':>11} "
+                f"GPU/CPU {r['gpu_over_cpu']:.1f}x"
+            )
         own = r.get("own_loop")
         if own:
             lines.append(

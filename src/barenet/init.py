@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from .core.config import get_rng
+from .core.device import device_of, to_device
 from .core.module import Module, Parameter
 
 _GAINS = {"linear": 1.0, "conv2d": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3, "relu": math.sqrt(2.0)}
@@ -45,7 +46,8 @@ def fans(shape: tuple[int, ...]) -> tuple[int, int]:
 
 def _fill(t, sample) -> Parameter | np.ndarray:
     arr = t.data if isinstance(t, Parameter) else t
-    arr[...] = sample(arr.shape).astype(arr.dtype, copy=False)
+    values = sample(arr.shape).astype(arr.dtype, copy=False)  # drawn on the CPU
+    arr[...] = values if type(arr) is np.ndarray else to_device(values, device_of(arr))
     return t
 
 

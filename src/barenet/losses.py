@@ -1,5 +1,12 @@
 """Losses. Each is called as ``loss = loss_fn(pred, target)`` (a float) and then
-``loss_fn.backward()`` returns dL/dpred for the last call."""
+``loss_fn.backward()`` returns dL/dpred for the last call.
+
+Predictions may live on a GPU (CuPy arrays); targets may be NumPy arrays there too: they
+are checked on the host, where that costs nothing, and copied to the predictions'
+device. ``loss_fn.value(pred, target)`` is the same loss left on the device (a 0-d
+array), which a training loop keeps until it logs it, instead of waiting for the GPU
+at every step as ``float`` does.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,8 @@ import numbers
 
 import numpy as np
 
+from .core.backend import array_module
+from .core.device import device_of, to_device
 from .core.dispatch import kernels_for
 
 
@@ -19,6 +28,16 @@ class Loss:
     def __call__(self, pred, target) -> float:
         return self.forward(pred, target)
 
+    def forward(self, pred, target) -> float:
+        """The loss, as a float (on a GPU: a wait for its result)."""
+        return float(self.value(pred, target))
+
+    def value(self, pred, target, check_finite: bool = True):
+        """The loss as a 0-d array on ``pred``'s device; ``check_finite=False`` skips the
+        NaN/inf check of ``pred`` on a GPU (a wait there), for a loop that checks the
+        losses it keeps instead."""
+        raise NotImplementedError(f"{type(self).__name__} does not define value")
+
     def backward(self, dloss: float = 1.0) -> np.ndarray:
         """dL/dpred of the last call, times ``dloss``."""
         if self._grad is None:
@@ -30,7 +49,8 @@ class Loss:
 
 
 def _float_array(name, a) -> np.ndarray:
-    a = np.asarray(a)
+    if array_module(a) is np:
+        a = np.asarray(a)
     if a.dtype.kind not in "fiub":
         raise TypeError(f"{name}: expected a numeric array, got dtype {a.dtype}")
     return a if a.dtype.kind == "f" else a.astype(np.float32)
@@ -62,19 +82,21 @@ class SoftmaxCrossEntropy(Loss):
         self.label_smoothing = float(ls)
         self.probs = None
 
-    def forward(self, logits, target) -> float:
+    def value(self, logits, target, check_finite: bool = True):
         z = _float_array("SoftmaxCrossEntropy logits", logits)
         if z.ndim != 2 or z.shape[0] < 1:
             raise ValueError(f"SoftmaxCrossEntropy: expected logits (N, K), got {z.shape}")
-        if not np.isfinite(z).all():
+        xp = array_module(z)
+        if (check_finite or xp is np) and not xp.isfinite(z).all():
             raise ValueError("SoftmaxCrossEntropy: logits contain NaN or inf")
         n, k = z.shape
-        t = np.asarray(target)
+        t = target if array_module(target) is not np else np.asarray(target)
+        np_ = array_module(t)  # the targets are checked where they are
         if t.ndim == 1:
             if t.shape[0] != n:
                 raise ValueError(f"SoftmaxCrossEntropy: {n} logits rows but {t.shape[0]} labels")
             if t.dtype.kind == "f":
-                if not np.all(np.isfinite(t)) or np.any(t != np.round(t)):
+                if not np_.all(np_.isfinite(t)) or np_.any(t != np_.round(t)):
                     raise ValueError("SoftmaxCrossEntropy: float labels must be whole numbers")
                 t = t.astype(np.int64)
             elif t.dtype.kind not in "iu":
@@ -86,13 +108,15 @@ class SoftmaxCrossEntropy(Loss):
                 )
         elif t.shape == z.shape:
             t = _float_array("SoftmaxCrossEntropy target", t).astype(z.dtype, copy=False)
-            if not np.isfinite(t).all():
+            if not np_.isfinite(t).all():
                 raise ValueError("SoftmaxCrossEntropy: target contains NaN or inf")
         else:
             raise ValueError(
                 f"SoftmaxCrossEntropy: target must be labels ({n},) or probabilities "
                 f"{z.shape}, got {t.shape}"
             )
+        if np_ is not xp:
+            t = to_device(t, device_of(z))
         kernels = kernels_for("softmax_cross_entropy", z)
         loss, self._grad, self.probs = kernels.forward(z, t, self.reduction, self.label_smoothing)
         return loss
@@ -107,19 +131,22 @@ class MSELoss(Loss):
             raise ValueError(f"MSELoss: reduction must be 'mean' or 'sum', got {reduction!r}")
         self.reduction = reduction
 
-    def forward(self, pred, target) -> float:
+    def value(self, pred, target, check_finite: bool = True):
         y = _float_array("MSELoss prediction", pred)
         t = _float_array("MSELoss target", target)
+        xp, np_ = array_module(y), array_module(t)
         if t.shape != y.shape:
             if t.size == y.size and y.ndim == 2 and y.shape[1] == 1:
                 t = t.reshape(y.shape)
             else:
                 raise ValueError(f"MSELoss: prediction {y.shape} and target {t.shape} differ")
-        if not np.isfinite(y).all():
+        if (check_finite or xp is np) and not xp.isfinite(y).all():
             raise ValueError("MSELoss: prediction contains NaN or inf")
-        if not np.isfinite(t).all():
+        if not np_.isfinite(t).all():
             raise ValueError("MSELoss: target contains NaN or inf")
+        if np_ is not xp:
+            t = to_device(t, device_of(y))
         diff = y - t.astype(y.dtype, copy=False)
         scale = 1.0 / y.size if self.reduction == "mean" else 1.0
         self._grad = diff * y.dtype.type(2.0 * scale)
-        return float((diff * diff).sum() * scale)
+        return (diff * diff).sum() * scale

@@ -2,6 +2,11 @@
 
 One base class owns the parameter groups, ``zero_grad`` and the state dict; each
 optimizer only writes its update in ``_update(p, g, state, group)``.
+
+State (momentum, moment estimates) lives where its parameter lives: it is created with
+the parameter's array module, follows the parameter when the model moves between CPU and
+GPU (checked at each step), and ``state_dict()`` gives it as NumPy arrays, as a model's
+state dict does.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import math
 
 import numpy as np
 
+from .core.backend import array_module
+from .core.device import as_numpy, device_of, to_device
 from .core.module import Parameter
 
 
@@ -71,6 +78,7 @@ class Optimizer:
     def step(self) -> None:
         for i, p, group in self._indexed():
             st = self.state.setdefault(i, {"step": 0})
+            _follow(st, p.data)
             st["step"] += 1
             self._update(p, p.grad, st, group)
         self.step_count += 1
@@ -83,7 +91,8 @@ class Optimizer:
         groups = [{k: v for k, v in g.items() if k != "params"} for g in self.param_groups]
         for g, src in zip(groups, self.param_groups):
             g["num_params"] = len(src["params"])
-        return {"state": copy.deepcopy(self.state), "param_groups": groups}
+        state = {i: {k: _host_copy(v) for k, v in st.items()} for i, st in self.state.items()}
+        return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, sd: dict) -> None:
         groups = sd.get("param_groups")
@@ -100,13 +109,14 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}.load_state_dict: no parameter {i}")
             new = {}
             for name, v in st.items():
-                if isinstance(v, np.ndarray) or np.ndim(v) > 0:
-                    v = np.array(v, dtype=params[i].dtype)
+                if hasattr(v, "shape") or np.ndim(v) > 0:  # an array (from any device)
+                    v = np.array(as_numpy(v) if hasattr(v, "shape") else v, dtype=params[i].dtype)
                     if v.shape != params[i].shape:
                         raise ValueError(
                             f"{type(self).__name__}.load_state_dict: state {name!r} of "
                             f"parameter {i} has shape {v.shape}, expected {params[i].shape}"
                         )
+                    v = to_device(v, device_of(params[i].data))
                 elif name == "step":
                     v = int(v)
                 new[name] = v
@@ -116,6 +126,20 @@ class Optimizer:
                 if k not in ("params", "num_params"):
                     mine[k] = v
         self.state = state
+
+
+def _follow(state: dict, data) -> None:
+    """Move the arrays of one parameter's ``state`` to the device of its ``data``."""
+    for k, v in state.items():
+        if not hasattr(v, "shape") or (type(v) is np.ndarray and type(data) is np.ndarray):
+            continue
+        if device_of(v) != device_of(data):
+            state[k] = to_device(v, device_of(data))
+
+
+def _host_copy(v):
+    """A NumPy copy of a state array (from any device); other values deep-copied."""
+    return np.array(as_numpy(v), copy=True) if hasattr(v, "shape") else copy.deepcopy(v)
 
 
 class SGD(Optimizer):
@@ -157,7 +181,7 @@ class SGD(Optimizer):
         if mu:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = np.array(g, dtype=p.dtype, copy=True)
+                buf = state["momentum_buffer"] = g.astype(p.dtype, copy=True)
             else:
                 buf *= mu
                 buf += (1 - group["dampening"]) * g
@@ -183,10 +207,10 @@ class AdaGrad(Optimizer):
     def _update(self, p, g, state, group):
         if group["weight_decay"]:
             g = g + group["weight_decay"] * p.data
-        s = state.setdefault("sum", np.zeros_like(p.data))
+        s = state.setdefault("sum", array_module(p.data).zeros_like(p.data))
         s += g * g
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-        p.data -= clr * g / (np.sqrt(s) + group["eps"])
+        p.data -= clr * g / (array_module(s).sqrt(s) + group["eps"])
 
 
 class RMSprop(Optimizer):
@@ -225,18 +249,18 @@ class RMSprop(Optimizer):
         if group["weight_decay"]:
             g = g + group["weight_decay"] * p.data
         a = group["alpha"]
-        v = state.setdefault("square_avg", np.zeros_like(p.data))
+        v = state.setdefault("square_avg", array_module(p.data).zeros_like(p.data))
         v *= a
         v += (1 - a) * g * g
         if group["centered"]:
-            m = state.setdefault("grad_avg", np.zeros_like(p.data))
+            m = state.setdefault("grad_avg", array_module(p.data).zeros_like(p.data))
             m *= a
             m += (1 - a) * g
-            avg = np.sqrt(v - m * m) + group["eps"]
+            avg = array_module(v).sqrt(v - m * m) + group["eps"]
         else:
-            avg = np.sqrt(v) + group["eps"]
+            avg = array_module(v).sqrt(v) + group["eps"]
         if group["momentum"]:
-            buf = state.setdefault("momentum_buffer", np.zeros_like(p.data))
+            buf = state.setdefault("momentum_buffer", array_module(p.data).zeros_like(p.data))
             buf *= group["momentum"]
             buf += g / avg
             p.data -= group["lr"] * buf
@@ -286,18 +310,18 @@ class Adam(Optimizer):
                 p.data *= 1 - lr * wd
             else:
                 g = g + wd * p.data
-        m = state.setdefault("exp_avg", np.zeros_like(p.data))
-        v = state.setdefault("exp_avg_sq", np.zeros_like(p.data))
+        m = state.setdefault("exp_avg", array_module(p.data).zeros_like(p.data))
+        v = state.setdefault("exp_avg_sq", array_module(p.data).zeros_like(p.data))
         m += (g - m) * (1 - b1)
         v *= b2
         v += (1 - b2) * g * g
         t = state["step"]
         bc1, bc2 = 1 - b1**t, 1 - b2**t
         if group["amsgrad"]:
-            vmax = state.setdefault("max_exp_avg_sq", np.zeros_like(p.data))
-            np.maximum(vmax, v, out=vmax)
+            vmax = state.setdefault("max_exp_avg_sq", array_module(p.data).zeros_like(p.data))
+            array_module(v).maximum(vmax, v, out=vmax)
             v = vmax
-        denom = np.sqrt(v) / math.sqrt(bc2) + group["eps"]
+        denom = array_module(v).sqrt(v) / math.sqrt(bc2) + group["eps"]
         p.data -= (lr / bc1) * m / denom
 
 

@@ -7,6 +7,12 @@ share of the step and its output shape (the timers are ``core.hooks.wrap_leaves`
 The model is left as it was found: the wrappers are removed, and parameters,
 gradients, buffers (BatchNorm statistics) and random generators (Dropout) are
 restored afterwards.
+
+On a GPU (a model moved with ``model.to("cuda")``; a NumPy ``x`` is copied there) the
+work a layer launches runs after its Python call returns, so every timer waits for the
+GPU (``synchronize``) before it starts and before it stops: each layer is charged with
+its own kernels, at the price of the overlap a real step would have between the CPU
+launching one layer and the GPU running the previous one.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .core.backend import array_module
 from .core.config import get_rng_state, set_rng_state
+from .core.device import require_cupy, scope, to_device
 from .core.hooks import wrap_leaves
 from .core.module import Module
 from .losses import Loss, SoftmaxCrossEntropy
@@ -155,7 +163,16 @@ def profile(
         raise TypeError(f"profile: expected a barenet Module, got {type(model).__name__}")
     if int(repeats) < 1:
         raise ValueError(f"profile: repeats must be >= 1, got {repeats}")
-    x = np.asarray(x)
+    device = model.device
+    x = np.asarray(x) if array_module(x) is np else x
+    if device != "cpu":
+        x = to_device(x, device)
+        sync = require_cupy().cuda.get_current_stream().synchronize
+    else:
+
+        def sync() -> None:
+            pass
+
     if x.ndim < 1 or x.shape[0] < 1:
         raise ValueError(f"profile: expected a batch x of shape (N, ...), got {x.shape}")
     if loss_fn is None and y is not None:
@@ -166,16 +183,20 @@ def profile(
     timers = {id(m): (name or type(m).__name__, m, _Timer()) for name, m in model.leaves()}
 
     def timed_forward(_name, m, call, x):
+        sync()
         t0 = time.perf_counter()
         y = call(x)
+        sync()
         timer = timers[id(m)][2]
         timer.fwd.append(time.perf_counter() - t0)
-        timer.shape = tuple(np.shape(y))
+        timer.shape = tuple(y.shape)
         return y
 
     def timed_backward(_name, m, call, dy):
+        sync()
         t0 = time.perf_counter()
         dx = call(dy)
+        sync()
         timers[id(m)][2].bwd.append(time.perf_counter() - t0)
         return dx
 
@@ -183,13 +204,14 @@ def profile(
     wanted = model.needs_input_grad
     model.needs_input_grad = False  # as in training: x is data, dL/dx is not computed
     try:
-        with wrap_leaves(model, forward=timed_forward, backward=timed_backward):
+        with scope(device), wrap_leaves(model, forward=timed_forward, backward=timed_backward):
             for i in range(int(repeats) + 1):
                 if i == 1:
                     for *_, t in timers.values():
                         t.reset()
                     walls.clear()
                     losses.clear()
+                sync()
                 t0 = time.perf_counter()
                 out = model.forward(x)
                 t1 = time.perf_counter()
@@ -197,9 +219,11 @@ def profile(
                     loss_fn(out, y)
                     dy = loss_fn.backward()
                 else:
-                    dy = np.ones_like(out)
+                    dy = array_module(out).ones_like(out)
+                sync()
                 t2 = time.perf_counter()
                 model.backward(dy)
+                sync()
                 walls.append(time.perf_counter() - t0)
                 losses.append(t2 - t1)
     finally:

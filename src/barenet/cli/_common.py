@@ -297,3 +297,29 @@ def emit_json(obj: dict) -> None:
     """Exactly one JSON object on stdout."""
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
+
+
+def device_arg(text: str) -> str:
+    """``cpu``, ``cuda`` or ``cuda:N`` (whether that GPU exists is checked when the
+    command starts, with the way to install CuPy where it is missing)."""
+    t = text.strip().lower()
+    if t == "cpu" or t == "cuda" or (t.startswith("cuda:") and t[5:].isdigit()):
+        return t
+    raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r:.40}")
+
+
+def add_device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--device",
+        type=device_arg,
+        default="cpu",
+        metavar="DEVICE",
+        help="where the model runs: cpu, or cuda / cuda:N for a GPU (needs CuPy: "
+        "pip install barenet[gpu])",
+    )
+
+
+def model_on_device(model, device: str):
+    """``model`` moved to ``device`` (a GPU without CuPy or a GPU: GPUUnavailableError,
+    one line naming ``pip install barenet[gpu]``)."""
+    return model if device == "cpu" else model.to(device)

@@ -9,7 +9,16 @@ import json
 import sys
 from pathlib import Path
 
-from ._common import add_data_args, emit_json, int_arg, load_models, out_dir_arg, out_file_arg
+from ._common import (
+    add_data_args,
+    add_device_arg,
+    emit_json,
+    int_arg,
+    load_models,
+    model_on_device,
+    out_dir_arg,
+    out_file_arg,
+)
 
 
 def add_parser(sub) -> None:
@@ -46,6 +55,7 @@ def add_parser(sub) -> None:
         metavar="PATH",
         help="write the confusion-matrix PNG to PATH (.png is added when PATH has no suffix)",
     )
+    add_device_arg(p)
     p.set_defaults(func=run)
 
 
@@ -122,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
     from ..train import classification_report, evaluate, predict
 
     model, meta, d = load_for_eval(args)
+    model_on_device(model, args.device)
     classify = d.task == "classification"
     loss_fn = SoftmaxCrossEntropy() if classify else MSELoss()
     members = []

@@ -12,14 +12,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import MODEL_SUFFIXES, int_arg, load_models, out_file_arg
+from ._common import (
+    MODEL_SUFFIXES,
+    add_device_arg,
+    int_arg,
+    load_models,
+    model_on_device,
+    out_file_arg,
+)
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "predict",
         help="predict labels for image files or a Kaggle test.csv",
-        usage="barenet predict [-h] [--out PATH] [--batch-size N] [--invert] "
+        usage="barenet predict [-h] [--out PATH] [--batch-size N] [--invert] [--device DEVICE] "
         "MODEL_FILE [MODEL_FILE ...] INPUT [INPUT ...]",
         description="Image files are read as greyscale and resized to the model's input, as "
         "in training. A single .csv input is read as a Kaggle digit-recognizer test.csv and "
@@ -47,6 +54,7 @@ def add_parser(sub) -> None:
         help="invert the images first (dark ink on light paper, for models trained "
         "on light ink on dark, as MNIST)",
     )
+    add_device_arg(p)
     p.set_defaults(func=run)
 
 
@@ -97,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         except argparse.ArgumentTypeError as exc:
             raise ValueError(f"cannot write the submission: {exc}; pass --out") from None
     model, meta = load_models(model_files)
+    model_on_device(model, args.device)
     shape = tuple(meta.get("input_shape") or ())
     if not shape:
         raise ValueError(f"{model_files[0]}: no input shape recorded in the model file")

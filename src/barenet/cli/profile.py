@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from ._common import int_arg, shape_arg
+from ._common import add_device_arg, int_arg, model_on_device, shape_arg
 
 NAMES = ("mlp", "cnn-small", "cnn-deep")
 
@@ -34,6 +34,7 @@ def add_parser(subparsers) -> None:
         "--dtype", choices=("float32", "float64"), default="float32", help="precision of the step"
     )
     p.add_argument("--seed", type=int_arg(0, 2**63 - 1), default=0, help="seed of the weights")
+    add_device_arg(p)
     p.set_defaults(func=run)
 
 
@@ -87,6 +88,7 @@ def build_named(name: str, input_shape: tuple[int, ...], num_classes: int):
 
 def run(args: argparse.Namespace) -> int:
     import barenet as bn
+    from barenet.core.device import to_device
     from barenet.core.memory import check_fits, forward_bytes, nbytes_of
     from barenet.profiler import profile
 
@@ -101,19 +103,19 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"{args.model!r} is neither a model file nor one of {', '.join(_known_names())}"
         )
-    model.to(dtype).train()
+    model_on_device(model.to(dtype), args.device).train()
     # A step keeps every layer's output for backward, and backward makes a gradient of
     # each: about three times the forward's outputs, checked before the batch exists.
     batch = (args.batch, *shape)
     need = forward_bytes(model, batch, dtype) or nbytes_of([batch], dtype)
     check_fits(3 * need, f"--batch {args.batch} of input {'x'.join(map(str, shape))}")
     rng = np.random.default_rng(args.seed)
-    x = rng.standard_normal((args.batch, *shape)).astype(dtype)
+    x = to_device(rng.standard_normal((args.batch, *shape)).astype(dtype), model.device)
     out = model.forward(x)
     if out.ndim != 2:
         raise ValueError(f"profile: the model gives outputs {out.shape}, expected (N, classes)")
     y = rng.integers(0, out.shape[1], args.batch)
     result = profile(model, x, y, repeats=args.repeats)
-    print(f"{args.model}: input {(args.batch, *shape)} {dtype}")
+    print(f"{args.model}: input {(args.batch, *shape)} {dtype} on {model.device}")
     print(result)
     return 0

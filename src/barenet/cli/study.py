@@ -39,7 +39,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.data_dir and not args.data:
         raise ValueError("--data-dir needs --data")
     executor = make_executor(**executor_args(args))
-    overrides = parse_overrides(args.set)
+    overrides = parse_overrides(args.set, args.device)
     if args.data:
         overrides.update(data=args.data, **({"data_dir": args.data_dir} if args.data_dir else {}))
     per_study = {}

@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ._common import int_arg, out_dir_arg
+from ._common import add_device_arg, int_arg, out_dir_arg
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -58,12 +58,14 @@ def add_common(p: argparse.ArgumentParser) -> None:
         "(--set lr=[0.1,0.01]) or is fixed to one (--set lr=0.1); one that the [[runs]] "
         "entries set is refused",
     )
+    add_device_arg(p)
 
 
-def parse_overrides(items: list[str]) -> dict:
+def parse_overrides(items: list[str], device: str = "cpu") -> dict:
     """``["epochs=2", "model_args.dropout=0.5"]`` -> nested dict; values parsed as JSON
-    when they parse, else kept as strings."""
-    out: dict = {}
+    when they parse, else kept as strings. A ``device`` other than the CPU is the
+    ``device`` setting of every run."""
+    out: dict = {} if device == "cpu" else {"device": device}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key:
@@ -107,7 +109,11 @@ def _run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else Path("runs") / str(cfg.get("name"))
     results = run_sweep(
-        cfg, out, quick=args.quick, overrides=parse_overrides(args.set), executor=executor
+        cfg,
+        out,
+        quick=args.quick,
+        overrides=parse_overrides(args.set, args.device),
+        executor=executor,
     )
     files = finish_sweep(out, figures=not args.no_figures)
     failed = [r for r in results if r["status"] == "failed"]

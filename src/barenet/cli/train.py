@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ._common import (
     add_data_args,
+    add_device_arg,
     augment_arg,
     float_arg,
     int_arg,
@@ -139,6 +140,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--no-plots", action="store_true", help="write no PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    add_device_arg(p)
     p.set_defaults(func=run)
 
 
@@ -170,6 +172,7 @@ def config_from_args(args: argparse.Namespace) -> dict:
         "patience": args.patience,
         "resume": True if args.resume else None,
         "plots": not args.no_plots,
+        "device": args.device,
     }
 
 

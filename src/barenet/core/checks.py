@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backend import backend_name
+from .device import check_same_device
 
 
 def pair(v, layer: str, name: str) -> tuple[int, int]:
@@ -16,14 +17,18 @@ def pair(v, layer: str, name: str) -> tuple[int, int]:
     return int(v), int(v)
 
 
-def as_input(layer, x, dtype=None):
+def as_input(layer, x, dtype=None, like=None):
     """``x`` as an array in ``dtype`` (no copy when it already is one). Arrays of another
-    array module (CuPy) stay in it; anything else goes through ``np.asarray``."""
+    array module (CuPy) stay in it; anything else goes through ``np.asarray``. With
+    ``like`` (one of the layer's weights), ``x`` must be on its device: ``ValueError``
+    naming the layer and both devices otherwise."""
     if not isinstance(x, np.ndarray) and backend_name(x) == "numpy":
         try:
             x = np.asarray(x)
         except Exception as exc:  # noqa: BLE001 - re-raised with the layer's name
             raise TypeError(f"{layer._label()}: input is not array-like: {exc}") from exc
+    if like is not None and not (type(x) is np.ndarray and type(like) is np.ndarray):
+        check_same_device(layer, x, like)
     if x.dtype.kind not in "fiub":
         raise TypeError(f"{layer._label()}: expected a numeric array, got dtype {x.dtype}")
     if dtype is not None and x.dtype != dtype:

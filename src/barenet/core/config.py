@@ -6,10 +6,13 @@ Every layer draws its initial weights and dropout masks from one
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 _default_dtype: np.dtype = np.dtype(np.float32)
 _rng: np.random.Generator = np.random.default_rng()
+_last_seed: int | None = None
 
 
 def set_default_dtype(dtype) -> None:
@@ -27,15 +30,28 @@ def get_default_dtype() -> np.dtype:
 
 
 def seed(n: int) -> None:
-    """Seed barenet's generator (weights, dropout) and NumPy's legacy one (``np.random``;
-    ``BARENET_SEED_NUMPY=0`` leaves it alone, see ``barenet.runtime``)."""
-    global _rng
+    """Seed barenet's generator (weights, dropout), NumPy's legacy one (``np.random``;
+    ``BARENET_SEED_NUMPY=0`` leaves it alone, see ``barenet.runtime``) and CuPy's (what
+    dropout draws from on a GPU): now when CuPy is loaded, else when a GPU is first used."""
+    global _rng, _last_seed
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
         raise ValueError(f"seed: expected a non-negative int, got {n!r}")
     _rng = np.random.default_rng(int(n))
+    _last_seed = int(n)
     from ..runtime import seed_numpy_global
 
     seed_numpy_global(int(n))
+    cupy = sys.modules.get("cupy")
+    if cupy is not None:
+        try:
+            cupy.random.seed(int(n))
+        except Exception:  # noqa: BLE001 - CuPy without a usable GPU: nothing draws there
+            pass
+
+
+def last_seed() -> int | None:
+    """The argument of the last ``seed`` call (None before the first)."""
+    return _last_seed
 
 
 def get_rng() -> np.random.Generator:

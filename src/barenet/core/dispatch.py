@@ -20,6 +20,7 @@ functions (see ``barenet.reference``), so every set of a family is interchangeab
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 import numpy as np
@@ -30,6 +31,11 @@ MODES = ("fast", "reference")
 ANY = "*"  # the array module of kernels written for any of them (the reference ones)
 
 _registry: dict[tuple[str, str, str], Kernels] = {}
+# Array module -> the package whose ``install()`` registers its fast kernels, imported
+# the first time a layer meets an array of that module (so ``import barenet`` never
+# imports CuPy): see ``add_loader``.
+_loaders: dict[str, str] = {}
+_loaded: set[str] = set()
 _mode = "fast"
 _resolved: dict[tuple[str, str], Kernels] = {}  # (family, array module) in the current mode
 
@@ -55,6 +61,13 @@ def register(family: str, mode: str, module: str, kernels: Kernels) -> None:
     _resolved.clear()
 
 
+def add_loader(module: str, package: str) -> None:
+    """Have ``package`` (a dotted name) imported, and its ``install()`` called, when a
+    layer first asks for kernels for arrays of ``module``."""
+    _loaders[module] = package
+    _loaded.discard(module)
+
+
 def unregister(family: str, mode: str, module: str) -> None:
     """Remove a set registered with ``register`` (KeyError when there is none)."""
     del _registry[family, mode, module]
@@ -72,6 +85,9 @@ def families() -> set[str]:
 
 
 def _resolve(family: str, module: str) -> Kernels:
+    if module in _loaders and module not in _loaded:
+        _loaded.add(module)
+        importlib.import_module(_loaders[module]).install()
     tries = [(family, _mode, module), (family, _mode, ANY)]
     if _mode != "reference":  # no fast kernels for this array module: the reference ones
         tries += [(family, "reference", module), (family, "reference", ANY)]

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .device import to_device
+
 Hook = Callable[[str, object, Callable, object], object]  # (name, module, call, x) -> y
 
 
@@ -59,21 +61,22 @@ class LeafShapes:
 
 def probe(model, input_shape) -> list[LeafShapes]:
     """Each leaf's shapes, in call order, from one forward of a zero sample of
-    ``input_shape`` (batch excluded) in eval mode. The model's mode is restored and the
-    leaves' caches cleared; a model that rejects the shape raises ValueError."""
+    ``input_shape`` (batch excluded) in eval mode, on the model's device. The model's
+    mode is restored and the leaves' caches cleared; a model that rejects the shape
+    raises ValueError."""
     shape = tuple(int(s) for s in input_shape)
     rows: list[LeafShapes] = []
 
     def record(name, leaf, call, x):
         y = call(x)
-        rows.append(LeafShapes(name, leaf, tuple(np.shape(x)[1:]), tuple(np.shape(y)[1:])))
+        rows.append(LeafShapes(name, leaf, tuple(x.shape[1:]), tuple(y.shape[1:])))
         return y
 
     was_training = model.training
     model.eval()
     try:
         with wrap_leaves(model, forward=record):
-            model.forward(np.zeros((1, *shape), dtype=model.dtype))
+            model.forward(to_device(np.zeros((1, *shape), dtype=model.dtype), model.device))
     finally:
         for _, leaf in model.leaves():
             leaf._clear_cache()

@@ -16,7 +16,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .backend import array_module
 from .config import get_default_dtype
+from .device import as_numpy, device_of, is_device_name, parse_device, to_device
 from .hooks import probe
 
 _REGISTRY: dict[str, type[Module]] = {}
@@ -79,11 +81,12 @@ class Parameter:
     __slots__ = ("data", "grad")
 
     def __init__(self, data: np.ndarray, dtype=None):
-        arr = np.array(data, dtype=dtype if dtype is not None else None, copy=True)
+        xp = array_module(data)  # a CuPy array stays on its GPU
+        arr = xp.array(data, dtype=dtype if dtype is not None else None, copy=True)
         if arr.dtype.kind != "f":
             arr = arr.astype(get_default_dtype())
         self.data = arr
-        self.grad = np.zeros_like(arr)
+        self.grad = xp.zeros_like(arr)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -96,6 +99,11 @@ class Parameter:
     @property
     def size(self) -> int:
         return self.data.size
+
+    @property
+    def device(self) -> str:
+        """Where ``data`` and ``grad`` live: ``"cpu"`` or ``"cuda:N"``."""
+        return device_of(self.data)
 
     def zero_grad(self) -> None:
         self.grad[...] = 0
@@ -224,22 +232,64 @@ class Module:
     def eval(self) -> Module:
         return self.train(False)
 
-    def to(self, dtype) -> Module:
-        """Convert parameters, their grads and float buffers to ``dtype``, in place."""
-        dt = np.dtype(dtype)
-        if dt.kind != "f":
+    def to(self, device_or_dtype, dtype=None) -> Module:
+        """Move to a device and/or convert to a float dtype, in place; returns the module.
+
+        ``to("cuda")``, ``to("cuda:1")``, ``to("cpu")``, ``to(np.float64)`` or
+        ``to("cuda", np.float64)``: parameters, their grads and buffers (BatchNorm's
+        running statistics) go to the device, float ones in ``dtype``. Everything is
+        checked and copied before anything is replaced, so a failure leaves the module
+        as it was. A GPU needs CuPy (``GPUUnavailableError`` without it).
+        """
+        if is_device_name(device_or_dtype):
+            device = parse_device(device_or_dtype)
+        else:
+            device, dtype = None, device_or_dtype if dtype is None else dtype
+            if dtype is None:
+                raise TypeError(f"{type(self).__name__}.to: expected a device or a dtype")
+        try:
+            dt = None if dtype is None else np.dtype(dtype)
+        except TypeError:
+            raise TypeError(
+                f"{type(self).__name__}.to: expected a device ('cpu', 'cuda', 'cuda:N') or a "
+                f"float dtype, got {dtype!r:.60}"
+            ) from None
+        if dt is not None and dt.kind != "f":
             raise TypeError(f"{type(self).__name__}.to: expected a float dtype, got {dt}")
+
+        def convert(a, cast: bool):
+            if dt is not None and cast and a.dtype.kind == "f":
+                a = a.astype(dt, copy=False)
+            return a if device is None else to_device(a, device)
+
+        staged = []
         for m in self.modules():
-            for name in m._param_names:
+            params = [
+                (n, convert(m.__dict__[n].data, True), convert(m.__dict__[n].grad, True))
+                for n in m._param_names
+            ]
+            buffers = [(n, convert(m.__dict__[n], True)) for n in m._buffer_names]
+            staged.append((m, params, buffers))
+        for m, params, buffers in staged:
+            for name, data, grad in params:
                 p = m.__dict__[name]
-                p.data = p.data.astype(dt, copy=False)
-                p.grad = p.grad.astype(dt, copy=False)
-            for name in m._buffer_names:
-                b = m.__dict__[name]
-                if b.dtype.kind == "f":
-                    object.__setattr__(m, name, b.astype(dt, copy=False))
+                p.data, p.grad = data, grad
+            for name, b in buffers:
+                object.__setattr__(m, name, b)
+            if device is not None:
+                object.__setattr__(m, "_device", device)
             m._clear_cache()
         return self
+
+    @property
+    def device(self) -> str:
+        """Where the module's arrays live: ``"cpu"`` or ``"cuda:N"`` (that of its first
+        parameter or buffer; for a module without any, where ``to`` last put it)."""
+        for p in self.parameters():
+            return device_of(p.data)
+        for _, b in self.named_buffers():
+            return device_of(b)
+        return self.__dict__.get("_device", "cpu")
 
     def _clear_cache(self) -> None:
         """Drop what the last forward cached (called when dtype or state changes)."""
@@ -253,18 +303,20 @@ class Module:
 
     # -- state ------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Copies of every parameter and buffer, keyed by PyTorch-style names."""
+        """Copies of every parameter and buffer, keyed by PyTorch-style names: NumPy arrays
+        wherever the module lives, so model files and PyTorch see the same thing."""
         out: OrderedDict[str, np.ndarray] = OrderedDict()
         for mod_name, mod in self.named_modules():
             pre = f"{mod_name}." if mod_name else ""
             for p in mod._param_names:
-                out[pre + p] = mod.__dict__[p].data.copy()
+                out[pre + p] = _host_copy(mod.__dict__[p].data)
             for b in mod._buffer_names:
-                out[pre + b] = np.array(mod.__dict__[b], copy=True)
+                out[pre + b] = _host_copy(mod.__dict__[b])
         return out
 
     def load_state_dict(self, state: dict, strict: bool = True) -> None:
-        """Load arrays by name, cast to each parameter's dtype.
+        """Load arrays (NumPy or CuPy) by name, cast to each parameter's dtype and copied
+        onto the module's device.
 
         Everything is checked before anything is written: a missing or unexpected
         key raises ``KeyError``, a shape mismatch ``ValueError``, and the model is
@@ -290,14 +342,15 @@ class Module:
             if key not in state:
                 continue
             cur = mod.__dict__[name].data if is_param else mod.__dict__[name]
-            new = np.asarray(state[key])
+            new = as_numpy(state[key])
             if new.shape != cur.shape:
                 bad.append(f"{key}: expected {cur.shape}, got {new.shape}")
                 continue
             if cur.dtype.kind == "f" and new.dtype.kind not in "fiu":
                 bad.append(f"{key}: expected a numeric array, got dtype {new.dtype}")
                 continue
-            staged.append((mod, name, is_param, np.array(new, dtype=cur.dtype, copy=True)))
+            arr = np.array(new, dtype=cur.dtype, copy=True)
+            staged.append((mod, name, is_param, to_device(arr, device_of(cur))))
         if bad:
             raise ValueError(
                 f"{type(self).__name__}.load_state_dict: mis-shaped keys: " + "; ".join(bad)
@@ -352,6 +405,11 @@ class Module:
     def _label(self) -> str:
         """Short name used in error messages, e.g. ``Conv2d(3→16)``."""
         return f"{type(self).__name__}({self.extra_repr()})"
+
+
+def _host_copy(a) -> np.ndarray:
+    """A NumPy copy of ``a`` (a device-to-host copy for a GPU array)."""
+    return np.array(a, copy=True) if type(a) is np.ndarray else np.array(as_numpy(a), copy=True)
 
 
 def _has_params(m: Module) -> bool:
@@ -465,7 +523,7 @@ class Residual(Module):
         if y.shape != s.shape:
             raise ValueError(
                 f"Residual: body gives {y.shape} but shortcut gives {s.shape} for input "
-                f"{np.shape(x)}; use a projection shortcut (e.g. 1x1 Conv2d) to match"
+                f"{tuple(x.shape)}; use a projection shortcut (e.g. 1x1 Conv2d) to match"
             )
         # An identity shortcut carries x's dtype; the block computes in the body's.
         return y + s.astype(y.dtype, copy=False)
@@ -473,7 +531,7 @@ class Residual(Module):
     def backward(self, dy: np.ndarray) -> np.ndarray:
         dx = self.body.backward(dy)
         ds = dy if self.shortcut is None else self.shortcut.backward(dy)
-        return dx + np.asarray(ds).astype(dx.dtype, copy=False)
+        return dx + ds.astype(dx.dtype, copy=False)
 
     def config(self) -> dict:
         return {

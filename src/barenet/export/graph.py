@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.device import as_numpy
 from ..core.module import Module
 
 
@@ -61,7 +62,7 @@ class OnnxGraph:
     def const(self, name: str, array) -> str:
         """Add ``array`` as a float32 initializer; returns its (unique) name."""
         name = self.fresh(name)
-        arr = np.ascontiguousarray(np.asarray(array, dtype=np.float32))
+        arr = np.ascontiguousarray(np.asarray(as_numpy(array), dtype=np.float32))  # GPU too
         self.initializers.append(self.onnx.numpy_helper.from_array(arr, name))
         return name
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.module import Module
+from ..core.module import Module, build
 from .graph import ExportError, OnnxGraph, Tensor, import_onnx
 from .layers import TRANSLATIONS
 
@@ -92,6 +92,10 @@ def to_onnx(model: Module, input_shape=None, metadata: dict | None = None):
     onnx = import_onnx()
     meta = dict(getattr(model, "metadata", None) or {}) if metadata is None else dict(metadata)
     shape = _input_shape(input_shape, meta)
+    if model.device != "cpu":  # exported from a copy on the CPU (the weights are the same)
+        copy = build(model.spec())
+        copy.load_state_dict(model.state_dict())
+        model = copy
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:

@@ -95,7 +95,7 @@ class Conv2d(Module):
         return 2 * self.in_channels * kh * kw * o * oh * ow
 
     def forward(self, x):
-        x = as_input(self, x, self.weight.data.dtype)
+        x = as_input(self, x, self.weight.data.dtype, like=self.weight.data)
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"{self._label()}: expected (N, {self.in_channels}, H, W), got {tuple(x.shape)}"

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..core.checks import as_input, check_backward
 from ..core.config import get_rng
+from ..core.device import device_random
 from ..core.dispatch import kernels_for
 from ..core.module import Module, register
 
@@ -16,7 +17,9 @@ class Dropout(Module):
 
     Evaluation: y = x and dx = dy (no rescaling at test time: that is what
     "inverted" means). Masks come from barenet's global generator (``barenet.seed``)
-    unless ``seed`` gives the layer a generator of its own. The kernels are
+    unless ``seed`` gives the layer a generator of its own; on a GPU they are drawn
+    there, from CuPy's generator (seeded by ``barenet.seed`` too) or the layer's own
+    one on that GPU. The kernels are
     ``reference.dropout`` in both modes.
     """
 
@@ -28,6 +31,7 @@ class Dropout(Module):
         self.p = p
         self.seed = seed
         self.rng = None if seed is None else np.random.default_rng(seed)
+        self._device_rngs: dict = {}  # GPU index -> this layer's generator there
         self._clear_cache()
 
     def _clear_cache(self):
@@ -39,7 +43,11 @@ class Dropout(Module):
             self._kernels, self._cache, self._out_shape = None, None, x.shape
             return x.copy()
         kernels = kernels_for("dropout", x)
-        y, cache = kernels.forward(x, self.p, self.rng if self.rng is not None else get_rng())
+        if type(x) is np.ndarray:
+            rng = self.rng if self.rng is not None else get_rng()
+        else:  # drawn on the input's GPU, from CuPy's generator or the layer's own there
+            rng = device_random(x, self.seed, self._device_rngs)
+        y, cache = kernels.forward(x, self.p, rng)
         self._kernels, self._cache, self._out_shape = kernels, cache, x.shape
         return y
 

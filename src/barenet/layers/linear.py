@@ -52,7 +52,7 @@ class Linear(Module):
         return 2 * rows * self.in_features * self.out_features
 
     def forward(self, x):
-        x = as_input(self, x, self.weight.data.dtype)
+        x = as_input(self, x, self.weight.data.dtype, like=self.weight.data)
         if x.ndim < 2 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"{self._label()}: expected (N, {self.in_features}), got {tuple(x.shape)}"

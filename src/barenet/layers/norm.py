@@ -58,7 +58,7 @@ class _BatchNorm(Module):
         return self.running_mean.dtype
 
     def forward(self, x):
-        x = as_input(self, x, self.running_mean.dtype)
+        x = as_input(self, x, self.running_mean.dtype, like=self.running_mean)
         if x.ndim not in self._ndims or x.shape[1] != self.num_features:
             raise ValueError(
                 f"{self._label()}: expected {self._pattern.format(c=self.num_features)}, "

@@ -11,7 +11,7 @@ def softmax_cross_entropy(z, target, reduction: str = "mean", label_smoothing: f
     z: logits (N, K); target: int labels (N,) (t one-hot) or probabilities (N, K) (soft);
     p = softmax(z), computed from z - max z so that exp never overflows. Label smoothing
     ε (PyTorch's definition) uses t' = (1 - ε) t + ε / K in place of t. Returns
-    (L as a float, dL/dz (N, K), p).
+    (L as a 0-d array on z's device, dL/dz (N, K), p).
     """
     xp = array_module(z)
     n, k = z.shape
@@ -37,4 +37,4 @@ def softmax_cross_entropy(z, target, reduction: str = "mean", label_smoothing: f
         grad = p * target.sum(axis=1, keepdims=True) - target
     scale = 1.0 / n if reduction == "mean" else 1.0
     grad *= z.dtype.type(scale)
-    return float(per.sum() * scale), grad, p
+    return per.sum() * scale, grad, p

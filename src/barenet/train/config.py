@@ -56,7 +56,8 @@ class TrainConfig:
     ``patience`` (early stopping; ``None``: off), ``seed``, ``record_grad_norms``,
     ``callbacks`` (extra :class:`Callback` objects). Run: ``resume`` (``True``:
     continue from the run folder's last checkpoint, or a checkpoint path),
-    ``plots``, ``quiet``, ``name`` and ``tags`` (kept in the model file).
+    ``plots``, ``quiet``, ``name`` and ``tags`` (kept in the model file); ``device``:
+    ``"cpu"`` or ``"cuda"``/``"cuda:N"`` (a GPU, through CuPy: ``pip install barenet[gpu]``).
     """
 
     model: str
@@ -91,6 +92,7 @@ class TrainConfig:
     quiet: bool = False
     name: str | None = None
     tags: list[str] | None = None
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -337,6 +339,16 @@ def _tags(name: str, v):
     raise TypeError(f"{name} must be a string or a list of strings, got {v!r}")
 
 
+def _device(name: str, v):
+    from ..core.device import parse_device
+
+    if v is None:
+        return "cpu"
+    if not isinstance(v, str):
+        raise TypeError(f"{name} must be 'cpu', 'cuda' or 'cuda:N', got {v!r:.60}")
+    return parse_device(v)  # a GPU without CuPy: GPUUnavailableError, naming the extra
+
+
 _CHECKS = {
     "model": _model,
     "data": _data,
@@ -370,4 +382,5 @@ _CHECKS = {
     "quiet": _bool,
     "name": _opt_str,
     "tags": _tags,
+    "device": _device,
 }

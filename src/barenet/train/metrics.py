@@ -5,11 +5,15 @@ Conventions: ``y_true: (N,)`` int labels; ``y_pred: (N,)`` int labels or
 ``(N, K)`` scores (argmax is taken). The confusion matrix ``C[i, j]`` counts
 samples of true class ``i`` predicted as ``j`` (rows: truth, as in scikit-learn).
 A class that is never predicted has precision 0; never present, recall 0.
+Arrays on a GPU (CuPy) are welcome: scores are reduced to labels there, and the
+labels brought to the host, where the counting is done.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from ..core.device import as_numpy
 
 __all__ = [
     "accuracy",
@@ -23,6 +27,8 @@ __all__ = [
 
 def as_labels(y: np.ndarray) -> np.ndarray:
     """``(N,)`` int labels from labels, or from ``(N, K)`` scores by argmax."""
+    if hasattr(y, "ndim") and type(y) is not np.ndarray:  # on a GPU: argmax there first
+        y = as_numpy(y.argmax(axis=1) if y.ndim == 2 else y)
     y = np.asarray(y)
     if y.ndim == 2:
         return y.argmax(axis=1)
@@ -108,6 +114,7 @@ def classification_report(
 
 def mse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Mean squared error over every element."""
-    t = np.asarray(y_true, dtype=np.float64)
-    p = np.asarray(y_pred, dtype=np.float64).reshape(t.shape)
+    t = np.asarray(as_numpy(y_true) if hasattr(y_true, "ndim") else y_true, dtype=np.float64)
+    p = np.asarray(as_numpy(y_pred) if hasattr(y_pred, "ndim") else y_pred, dtype=np.float64)
+    p = p.reshape(t.shape)
     return float(np.mean((t - p) ** 2))

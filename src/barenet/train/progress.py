@@ -3,14 +3,19 @@
 On a terminal with tqdm installed: one bar per epoch (batches done, running loss
 and accuracy, then the epoch's figures). Elsewhere (a pipe, a log file, a
 notebook without tqdm): one line per epoch. ``fit`` adds a :class:`ProgressBar`
-first in its callbacks unless ``verbose=False`` or one is given.
+first in its callbacks unless ``verbose=False`` or one is given. On a GPU the running
+figures live on the device; the bar reads them (a wait for the GPU) at most once every
+``GPU_REFRESH_S`` seconds.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
 from .callbacks import Callback
+
+GPU_REFRESH_S = 1.0
 
 __all__ = ["ProgressBar", "format_epoch"]
 
@@ -38,6 +43,7 @@ class ProgressBar(Callback):
 
     def __init__(self):
         self._bar = None
+        self._shown = 0.0  # when the running figures were last read from a GPU
 
     def on_epoch_begin(self, ctx) -> None:
         self.close()
@@ -60,6 +66,12 @@ class ProgressBar(Callback):
         if self._bar is None:
             return
         p = ctx.partial
+        if not isinstance(p["loss_sum"], (int, float)):  # on a GPU: read it now and then
+            now = time.monotonic()
+            if now - self._shown < GPU_REFRESH_S:
+                self._bar.update(1)
+                return
+            self._shown = now
         post = {"loss": f"{p['loss_sum'] / p['count']:.4f}"}
         if ctx.task == "classification":
             post["acc"] = f"{p['correct'] / p['count']:.4f}"

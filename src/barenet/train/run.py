@@ -231,6 +231,11 @@ def build_run(config: TrainConfig | dict, out_dir: str | os.PathLike, *, comm=No
     any training."""
     t_start = time.perf_counter()
     cfg = TrainConfig.from_dict(config)
+    if comm is not None and cfg.device != "cpu":
+        raise ValueError(
+            f"data-parallel training over MPI runs on the CPU; device {cfg.device!r} is not "
+            "supported there (train on one GPU without mpiexec)"
+        )
     out = Path(out_dir)
     every = max(1, cfg.epochs // 50)  # at most ~50 checkpoint writes a run (tiny epochs)
     _seed(cfg.seed)
@@ -246,6 +251,8 @@ def build_run(config: TrainConfig | dict, out_dir: str | os.PathLike, *, comm=No
     _check_splits(cfg, d, train, val)
     n_out = d.num_classes if classify else int(np.prod(d.y_train.shape[1:]))
     model = build_model(cfg.model, d.input_shape, n_out, init=cfg.init, **cfg.model_args)
+    if cfg.device != "cpu":
+        model.to(cfg.device)
     if cfg.label_smoothing and not classify:
         raise ValueError(f"label_smoothing applies to classification, not {d.name!r}")
     loss_fn = SoftmaxCrossEntropy(label_smoothing=cfg.label_smoothing) if classify else MSELoss()

@@ -24,7 +24,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..core.backend import array_module
 from ..core.config import get_rng_state, set_rng_state
+from ..core.device import device_of, scope, to_device
 from ..core.module import Module
 from .interrupts import held_interrupts
 
@@ -48,6 +50,18 @@ def _diverged(what: str) -> TrainingDiverged:
         f"train_step: {what} became NaN/inf; nothing was updated (try a smaller learning rate)",
         what=what,
     )
+
+
+def model_device(model: Module) -> str:
+    """The device of ``model``'s first parameter or buffer (``"cpu"`` without any),
+    found without walking the whole tree."""
+    for _, m in model.named_modules():
+        for name in m._param_names:
+            data = m.__dict__[name].data
+            return "cpu" if type(data) is np.ndarray else device_of(data)
+        for name in m._buffer_names:
+            return device_of(m.__dict__[name])
+    return model.__dict__.get("_device", "cpu")
 
 
 def _undo(model: Module, rng_state: dict, buffers: dict) -> None:
@@ -78,18 +92,41 @@ def train_step(
     ``interrupts_handled()``, for bookkeeping that must not be separated from it.
     Raises
     :class:`TrainingDiverged` when the output or the loss is NaN/inf, before
-    anything is updated.
+    anything is updated. ``x`` and ``y`` may be NumPy arrays for a model on a GPU:
+    they are copied there.
     """
+    return float(_step(model, loss_fn, optimizer, x, y, after_backward, on_update, False))
+
+
+def _step(model, loss_fn, optimizer, x, y, after_backward, on_update, defer: bool):
+    """``train_step``'s work; returns the loss as a float on the CPU. On a GPU with
+    ``defer``, the loss stays there (a 0-d array, also given to ``on_update``) and the
+    NaN/inf checks of the output and the loss are left to the caller, which checks the
+    losses it keeps (``fit``: once per epoch): nothing in the step waits for the GPU.
+    """
+    device = model_device(model)
+    if device != "cpu":
+        with scope(device):
+            return _step_on(
+                model, loss_fn, optimizer, to_device(x, device), y, after_backward, on_update, defer
+            )
+    return _step_on(model, loss_fn, optimizer, x, y, after_backward, on_update, defer)
+
+
+def _step_on(model, loss_fn, optimizer, x, y, after_backward, on_update, defer: bool):
     rng_state = get_rng_state()
-    buffers = {k: np.array(v, copy=True) for k, v in model.named_buffers()}
+    buffers = {k: v.copy() for k, v in model.named_buffers()}
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             out = model.forward(x)
-            if not np.isfinite(out).all():
-                raise _diverged("the network output")
-            loss = loss_fn(out, y)
-            if not math.isfinite(loss):
-                raise _diverged("the loss")
+            if defer and type(out) is not np.ndarray and hasattr(loss_fn, "value"):
+                loss = loss_fn.value(out, y, check_finite=False)
+            else:
+                if not array_module(out).isfinite(out).all():
+                    raise _diverged("the network output")
+                loss = loss_fn(out, y)
+                if not math.isfinite(loss):
+                    raise _diverged("the loss")
             wanted = model.needs_input_grad
             model.needs_input_grad = False  # the batch is data: dL/dx is never used
             try:
@@ -122,4 +159,4 @@ def train_step(
                 on_update(loss, out)
             optimizer.zero_grad()
         raise
-    return float(loss)
+    return loss

@@ -11,6 +11,13 @@ end of an epoch), ``fit`` raises :class:`TrainingDiverged` (a
 "diverged"``. Nothing is written at that point, so a checkpoint on disk is the
 last good one.
 
+On a GPU (a model moved with ``model.to("cuda")``), NumPy batches are copied to the
+model's device, and nothing in an epoch waits for the GPU: each step's loss, the
+running loss and the count of correct answers stay on the device and come to the host
+together, in one transfer at the end of the epoch (or when Ctrl-C stops it), where
+a NaN/inf loss of any step of the epoch is reported as above. ``predict`` and
+``evaluate`` run the model there and bring the outputs back in one transfer.
+
 Ctrl-C ends the run cleanly: callbacks' ``on_interrupt`` runs
 (:class:`ModelCheckpoint` saves a resumable checkpoint), ``history.stopped_reason``
 is ``"interrupted"`` and ``fit`` returns. A step is never split: Ctrl-C before the
@@ -29,12 +36,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..core.backend import array_module, backend_name
+from ..core.device import as_numpy, scope, to_device
 from ..core.module import Module
 from .callbacks import Callback
 from .history import History
 from .interrupts import ForcedInterrupt, held_interrupts, interrupts_handled
 from .progress import ProgressBar
-from .step import TrainingDiverged, train_step
+from .step import TrainingDiverged, _step, model_device
 
 __all__ = ["TrainingDiverged", "TrainContext", "fit", "evaluate", "predict"]
 
@@ -64,19 +73,28 @@ class TrainContext:
         return self.epoch, dict(self.partial)
 
 
-def _batches(model: Module, x: np.ndarray, batch_size: int):
-    x = np.asarray(x)
+def _batches(model: Module, x: np.ndarray, batch_size: int, device: str = "cpu"):
+    if array_module(x) is np:
+        x = np.asarray(x)
     for i in range(0, len(x), batch_size):
-        yield i, model.forward(x[i : i + batch_size])
+        xb = x[i : i + batch_size]
+        yield i, model.forward(xb if device == "cpu" else to_device(xb, device))
+
+
+def _on_device(v) -> bool:
+    """Whether ``v`` is an array on a GPU (a figure not yet brought to the host)."""
+    return hasattr(v, "shape") and backend_name(v) == "cupy"
 
 
 def _check_finite(model: Module, who: str) -> None:
-    bad = [n for n, p in model.named_parameters() if not np.isfinite(p.data).all()]
-    bad += [
-        n
-        for n, b in model.named_buffers()
-        if np.asarray(b).dtype.kind == "f" and not np.isfinite(b).all()
-    ]
+    arrays = [(n, p.data) for n, p in model.named_parameters()]
+    arrays += [(n, b) for n, b in model.named_buffers() if b.dtype.kind == "f"]
+    if arrays and not all(type(a) is np.ndarray for _, a in arrays):  # on a GPU: one transfer
+        xp = array_module(*(a for _, a in arrays))
+        flags = xp.stack([xp.isfinite(a).all() for _, a in arrays]).get()
+        bad = [n for (n, _), ok in zip(arrays, flags) if not ok]
+    else:
+        bad = [n for n, a in arrays if not np.isfinite(a).all()]
     if bad:
         raise ValueError(
             f"{who}: the model's weights are not finite (NaN/inf in {', '.join(bad[:3])}"
@@ -92,9 +110,13 @@ def predict(model: Module, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
         raise ValueError("predict: empty input (0 samples)")
     _check_finite(model, "predict")
     was_training = model.training
+    device = model_device(model)
     model.eval()
     try:
-        return np.concatenate([out for _, out in _batches(model, x, int(batch_size))])
+        with scope(device):
+            outs = [out for _, out in _batches(model, x, int(batch_size), device)]
+            out = array_module(outs[0]).concatenate(outs)
+            return out if type(out) is np.ndarray else out.get()  # one transfer
     finally:
         model.train(was_training)
 
@@ -116,7 +138,7 @@ def evaluate(
         out = predict(model, x, batch_size)
     if not np.isfinite(out).all():
         raise ValueError("evaluate: the model's outputs contain NaN or inf (diverged weights?)")
-    return _score(out, np.asarray(y), loss_fn, int(batch_size), task)
+    return _score(out, as_numpy(y), loss_fn, int(batch_size), task)
 
 
 def _score(out: np.ndarray, y: np.ndarray, loss_fn, batch_size: int, task: str) -> dict:
@@ -187,7 +209,7 @@ def fit(
             raise TypeError("fit: val must be (x_val, y_val) or None") from None
         if len(xv) != len(yv) or len(xv) == 0:
             raise ValueError(f"fit: val has {len(xv)} inputs and {len(yv)} targets")
-        val = (np.asarray(xv), np.asarray(yv))
+        val = (as_numpy(xv), as_numpy(yv))  # kept on the host, like the training data
     classify = task == "classification"
     callbacks = list(callbacks)
     if verbose is not False and not any(isinstance(cb, ProgressBar) for cb in callbacks):
@@ -210,6 +232,7 @@ def fit(
         start, partial = restore_training(resume, ctx)
     history = ctx.history
     ctx.epoch = start - 1
+    ctx.device = model_device(model)
     model.train()
     for cb in callbacks:
         cb.on_train_begin(ctx)
@@ -229,6 +252,7 @@ def fit(
                 if ctx.stop_training:
                     break
         except KeyboardInterrupt as exc:
+            _settle(ctx, interrupted=True)
             history.stopped_reason = "interrupted"
             ctx.consistent = not isinstance(exc, ForcedInterrupt)
             for cb in callbacks:
@@ -254,6 +278,34 @@ def _diverged(ctx, what: str) -> TrainingDiverged:
         ctx.history,
         what,
     )
+
+
+def _settle(ctx, interrupted: bool = False) -> None:
+    """Bring the figures an epoch kept on the GPU (each step's loss, the running loss
+    and correct count) to the host in one transfer; a step whose loss was NaN/inf
+    raises ``TrainingDiverged`` (outside Ctrl-C's handling, which only settles)."""
+    steps, p = ctx.history.steps, ctx.partial
+    k = len(steps)
+    while k > 0 and _on_device(steps[k - 1]):
+        k -= 1
+    pending = steps[k:]
+    sums = [v for v in (p["loss_sum"], p["correct"]) if _on_device(v)]
+    if not pending and not sums:
+        return
+    xp = array_module(*pending, *sums)
+    parts = [xp.stack(pending).astype(xp.float64)] if pending else []
+    parts += [xp.stack([v.astype(xp.float64) for v in sums])] if sums else []
+    host = xp.concatenate(parts).get().tolist()  # the one transfer
+    steps[k:] = host[: len(pending)]
+    rest = host[len(pending) :]
+    if _on_device(p["loss_sum"]):
+        p["loss_sum"] = rest.pop(0)
+    if _on_device(p["correct"]):
+        p["correct"] = int(round(rest.pop(0)))
+    if pending:
+        ctx.loss = steps[-1]
+    if not np.isfinite(steps[k:]).all() and not interrupted:
+        raise _diverged(ctx, "the loss")
 
 
 def _hooks(callbacks: list[Callback], name: str) -> list[Callback]:
@@ -284,20 +336,22 @@ def _run_epoch(ctx, classify: bool) -> None:
         ctx.loss = loss
         ctx.history.steps.append(loss)
         n = len(xb)
-        p["loss_sum"] += loss * n
+        p["loss_sum"] += loss * n  # on a GPU: a device scalar until _settle
         p["count"] += n
         if classify:
             labels = yb.argmax(axis=1) if np.ndim(yb) == 2 else yb
-            p["correct"] += int(np.count_nonzero(out.argmax(axis=1) == labels))
+            if type(out) is np.ndarray:
+                p["correct"] += int(np.count_nonzero(out.argmax(axis=1) == labels))
+            else:
+                hits = out.argmax(axis=1) == to_device(np.asarray(labels), ctx.device)
+                p["correct"] += array_module(out).count_nonzero(hits)
         p["time_s"] = time.perf_counter() - t0
 
     for b, (xb, yb) in enumerate(ctx.loader if not p["done"] else (), ctx.loader.batch):
         ctx.batch, step = b, ctx.step
         before.clear()
         try:
-            train_step(
-                model, loss_fn, opt, xb, yb, after_backward=after_backward, on_update=on_update
-            )
+            _step(model, loss_fn, opt, xb, yb, after_backward, on_update, defer=True)
         except TrainingDiverged as exc:
             raise _diverged(ctx, exc.what) from None
         except BaseException:
@@ -308,6 +362,7 @@ def _run_epoch(ctx, classify: bool) -> None:
         for cb in ctx.callbacks:
             cb.on_batch_end(ctx)
     p["done"] = True
+    _settle(ctx)
     try:
         _check_finite(model, "fit")
     except ValueError:
