@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from .core.backend import array_module
 from .core.module import Module
 
 __all__ = ["Ensemble"]
@@ -25,9 +26,10 @@ __all__ = ["Ensemble"]
 _INFERENCE_ONLY = "Ensemble is inference only: train each member on its own, then combine them"
 
 
-def _log_softmax(z: np.ndarray) -> np.ndarray:
+def _log_softmax(z):
+    xp = array_module(z)
     shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def _io_widths(m: Module) -> tuple[tuple[str, int] | None, int | None]:
@@ -142,8 +144,11 @@ class Ensemble(Module):
         return len(self._module_names)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: (N, ...) → log p̄: (N, K), in the first member's dtype."""
-        x = np.asarray(x)
+        """x: (N, ...) → log p̄: (N, K), in the first member's dtype, on the members'
+        device (NumPy arrays, or CuPy arrays for members moved with ``.to("cuda")``)."""
+        xp = array_module(x)
+        if xp is np:
+            x = np.asarray(x)
         if self.input_shape is not None and tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(
                 f"Ensemble: expected inputs (N, {', '.join(map(str, self.input_shape))}), "
@@ -152,7 +157,7 @@ class Ensemble(Module):
         acc = None
         for i, m in enumerate(self.members):
             try:
-                z = np.asarray(m.forward(x))
+                z = m.forward(x)
             except ValueError as exc:
                 raise ValueError(f"Ensemble member {i}: {exc}") from None
             if z.ndim != 2 or z.shape[1] < 2:
@@ -164,13 +169,14 @@ class Ensemble(Module):
                     f"Ensemble: member {i} gives outputs {z.shape}, member 0 gives {acc.shape}"
                 )
             ls = _log_softmax(z.astype(np.float64))
-            acc = ls if acc is None else np.logaddexp(acc, ls)
+            acc = ls if acc is None else array_module(ls).logaddexp(acc, ls)
         out = acc - np.log(len(self))
         return out.astype(self.dtype, copy=False)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """p̄: (N, K), the members' averaged class probabilities."""
-        return np.exp(self.forward(x))
+        out = self.forward(x)
+        return array_module(out).exp(out)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         raise RuntimeError(_INFERENCE_ONLY)
