@@ -64,6 +64,50 @@ def test_cross_entropy_matches_torch(kind):
 
 
 @pytest.mark.torch
+@pytest.mark.parametrize("kind", ["labels", "soft"])
+@pytest.mark.parametrize("eps", [0.1, 0.3, 1.0])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_label_smoothing_matches_torch(kind, eps, reduction):
+    torch = pytest.importorskip("torch")
+    z = _z(7, 5, seed=4) * 3
+    g = np.random.default_rng(2)
+    t = g.integers(0, 5, 7) if kind == "labels" else g.dirichlet(np.ones(5), size=7)
+    loss_fn = bn.SoftmaxCrossEntropy(reduction, label_smoothing=eps)
+    loss = loss_fn(z, t)
+    zt = torch.from_numpy(z).requires_grad_(True)
+    lt = torch.nn.functional.cross_entropy(
+        zt, torch.from_numpy(t), label_smoothing=eps, reduction=reduction
+    )
+    lt.backward()
+    assert abs(loss - lt.item()) <= 1e-9 * abs(lt.item())
+    assert rel_err(loss_fn.backward(), zt.grad.numpy()) < 1e-9
+
+
+@pytest.mark.parametrize("kind", ["labels", "soft"])
+def test_label_smoothing_gradcheck_and_meaning(kind):
+    z = _z(5, 4, seed=6)
+    g = np.random.default_rng(3)
+    t = g.integers(0, 4, 5) if kind == "labels" else g.dirichlet(np.ones(4), size=5)
+    res = bn.gradcheck(bn.SoftmaxCrossEntropy(label_smoothing=0.2), z, t)
+    assert res.ok and res.max_error < 1e-6
+    # eps = 0 is the plain loss; labels smooth exactly as the one-hot targets do.
+    y = np.array([0, 3, 1, 1, 2])
+    plain, smooth = bn.SoftmaxCrossEntropy(), bn.SoftmaxCrossEntropy(label_smoothing=0.2)
+    assert bn.SoftmaxCrossEntropy(label_smoothing=0.0)(z, y) == plain(z, y)
+    assert smooth(z, y) == pytest.approx(plain(z, 0.8 * np.eye(4)[y] + 0.05), rel=1e-12)
+    # The smoothed optimum is a finite logit gap: p(true) = 1 - eps + eps / K.
+    best = np.log(np.array([[0.85, 0.05, 0.05, 0.05]]))
+    smooth(best, np.array([0]))
+    assert np.abs(smooth.backward()).max() < 1e-12
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), "0.1", True])
+def test_label_smoothing_must_be_in_0_1(bad):
+    with pytest.raises(ValueError, match="label_smoothing"):
+        bn.SoftmaxCrossEntropy(label_smoothing=bad)
+
+
+@pytest.mark.torch
 def test_mse_matches_torch():
     torch = pytest.importorskip("torch")
     y, t = _z(3, 4, 1), _z(3, 4, 2)

@@ -86,3 +86,20 @@ def test_bad_names_and_arguments():
         build_model("cnn-small", (784,), 10)
     with pytest.raises(ValueError, match="too small"):
         build_model("cnn-small", (1, 3, 3), 10)
+
+
+def test_cnn_vgg_stages():
+    m = build_model("cnn-vgg", (1, 28, 28), 10)
+    kinds = [type(l).__name__ for l in m]
+    assert kinds.count("Conv2d") == 4 and kinds.count("BatchNorm2d") == 4
+    assert kinds.count("MaxPool2d") == 3
+    assert kinds[-6:] == ["Flatten", "Linear", "BatchNorm1d", "ReLU", "Dropout", "Linear"]
+    assert [l.out_channels for l in m if type(l).__name__ == "Conv2d"] == [32, 64, 128, 128]
+    assert m[16].in_features == 128 * 3 * 3 and m[-1].out_features == 10
+    small = build_model("cnn-vgg", (3, 8, 8), 4, stages=[[8, 8], [16]], hidden=32, dropout=0)
+    assert sum(type(l).__name__ == "Dropout" for l in small) == 0
+    assert small(np.zeros((2, 3, 8, 8), np.float32)).shape == (2, 4)
+    with pytest.raises(ValueError, match="stages must be non-empty"):
+        build_model("cnn-vgg", (1, 28, 28), 10, stages=[[32], []])
+    with pytest.raises(ValueError, match="too small"):
+        build_model("cnn-vgg", (1, 4, 4), 10, stages=[[8], [8], [8]])

@@ -15,6 +15,7 @@ from . import data, init, optim
 from .core.config import get_default_dtype, get_rng, seed, set_default_dtype
 from .core.dispatch import kernels
 from .core.module import Module, Parameter, Residual, Sequential, build
+from .ensemble import Ensemble
 from .export import ExportError, export_onnx
 from .gradcheck import GradcheckResult, gradcheck
 from .io import ModelFileError, load, save
@@ -44,6 +45,7 @@ __all__ = [
     "BatchNorm2d",
     "Conv2d",
     "Dropout",
+    "Ensemble",
     "ExportError",
     "Flatten",
     "GlobalAvgPool2d",

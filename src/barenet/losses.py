@@ -10,6 +10,8 @@ at every step as ``float`` does.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .core.backend import array_module
@@ -59,17 +61,25 @@ class SoftmaxCrossEntropy(Loss):
 
     logits z: (N, K); target: int labels (N,) or probabilities (N, K) (one-hot or soft).
     L = (1/N) Σₙ [logsumexp(zₙ) - Σₖ tₙₖ zₙₖ]   (stable: exp(z - max z))
-    dL/dz = (softmax(z) - t) / N
+    dL/dz = (softmax(z) Σₖ tₙₖ - t) / N
+    ``label_smoothing`` ε (PyTorch's definition) trains against t' = (1 - ε) t + ε / K,
+    t one-hot for int labels: the same formulas with t' in place of t.
     The kernel is ``reference.loss.softmax_cross_entropy``; this class checks the input.
     """
 
-    def __init__(self, reduction: str = "mean"):
+    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0):
         super().__init__()
         if reduction not in ("mean", "sum"):
             raise ValueError(
                 f"SoftmaxCrossEntropy: reduction must be 'mean' or 'sum', got {reduction!r}"
             )
+        ls = label_smoothing
+        if isinstance(ls, bool) or not isinstance(ls, numbers.Real) or not 0.0 <= ls <= 1.0:
+            raise ValueError(
+                f"SoftmaxCrossEntropy: label_smoothing must be a number in [0, 1], got {ls!r}"
+            )
         self.reduction = reduction
+        self.label_smoothing = float(ls)
         self.probs = None
 
     def value(self, logits, target, check_finite: bool = True):
@@ -108,7 +118,7 @@ class SoftmaxCrossEntropy(Loss):
         if np_ is not xp:
             t = to_device(t, device_of(z))
         kernels = kernels_for("softmax_cross_entropy", z)
-        loss, self._grad, self.probs = kernels.forward(z, t, self.reduction)
+        loss, self._grad, self.probs = kernels.forward(z, t, self.reduction, self.label_smoothing)
         return loss
 
 

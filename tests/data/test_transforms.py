@@ -7,6 +7,9 @@ from barenet.data import (
     Compose,
     Invert,
     RandomCropPad,
+    RandomErasing,
+    RandomHorizontalFlip,
+    RandomPadCrop,
     RandomShift,
     SaltPepper,
     ScaleTo01,
@@ -14,7 +17,14 @@ from barenet.data import (
     parse_augment,
 )
 
-RANDOM = [RandomShift(2), RandomCropPad(5), SaltPepper(0.3)]
+RANDOM = [
+    RandomShift(2),
+    RandomCropPad(5),
+    SaltPepper(0.3),
+    RandomPadCrop(2),
+    RandomHorizontalFlip(),
+    RandomErasing(0.9),
+]
 
 
 def batch(n=6, c=2, h=7, w=7, seed=0):
@@ -180,3 +190,63 @@ def test_parse_augment():
 def test_bad_rng():
     with pytest.raises(TypeError, match="rng"):
         RandomShift()(batch(), "seed")
+
+
+def test_flip_mirrors_a_known_image_or_leaves_it():
+    img = np.arange(12, dtype=np.float32).reshape(1, 1, 3, 4)  # rows 0..3, 4..7, 8..11
+    x = np.repeat(img, 64, axis=0)
+    out = RandomHorizontalFlip()(x, 0)
+    mirrored = np.array([[3, 2, 1, 0], [7, 6, 5, 4], [11, 10, 9, 8]], np.float32)
+    flipped = np.array([np.array_equal(o[0], mirrored) for o in out])
+    kept = np.array([np.array_equal(o[0], img[0, 0]) for o in out])
+    assert np.all(flipped ^ kept) and 16 < flipped.sum() < 48  # each one or the other, p=.5
+    np.testing.assert_array_equal(RandomHorizontalFlip(1.0)(x, 0), x[..., ::-1])
+    np.testing.assert_array_equal(RandomHorizontalFlip(0.0)(x, 0), x)
+    with pytest.raises(ValueError, match="p must be"):
+        RandomHorizontalFlip(1.5)
+
+
+def test_padcrop_is_pad_then_a_random_full_size_window():
+    """The usual recipe, written out per sample: np.pad by p, then [top:top+H, left:left+W]."""
+    p, n = 2, 60
+    x = batch(n=n, c=2, h=6, w=5) + 1.0
+    out = RandomPadCrop(p)(x, 3)
+    g = np.random.default_rng(3)
+    top, left = g.integers(0, 2 * p + 1, size=n), g.integers(0, 2 * p + 1, size=n)
+    for i in range(n):
+        padded = np.pad(x[i], ((0, 0), (p, p), (p, p)))
+        np.testing.assert_array_equal(out[i], padded[:, top[i] : top[i] + 6, left[i] : left[i] + 5])
+    assert len(set(zip(top, left))) > 15
+    # The same content moves as in a shift by up to p px: one pixel stays within p of home.
+    one = np.zeros((300, 1, 9, 9), np.float32)
+    one[:, 0, 4, 4] = 1
+    pos = np.argwhere(RandomPadCrop(p)(one, 0)[:, 0] == 1)[:, 1:] - 4
+    assert len(pos) == 300 and np.abs(pos).max() == p
+    assert len({tuple(q) for q in pos}) == (2 * p + 1) ** 2
+    np.testing.assert_array_equal(RandomPadCrop(0)(x, 0), x)
+
+
+def test_erasing_blanks_one_rectangle_per_chosen_sample():
+    x = np.ones((200, 2, 12, 10), np.float32)
+    out = RandomErasing(p=0.5, scale=(0.05, 0.2), value=0.0)(x, 0)
+    hit = (out == 0).any(axis=(1, 2, 3))
+    assert 60 < hit.sum() < 140
+    for o in out[hit]:
+        np.testing.assert_array_equal(o[0], o[1])  # the same rectangle in every channel
+        rows, cols = np.nonzero(o[0] == 0)
+        box = o[0, rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        assert np.all(box == 0)  # one solid rectangle
+        assert 0.02 <= box.size / 120 <= 0.3
+    np.testing.assert_array_equal(out[~hit], x[~hit])
+    assert np.all(RandomErasing(p=1.0, value=0.5)(x, 1).min(axis=(1, 2, 3)) == 0.5)
+    with pytest.raises(ValueError, match="scale"):
+        RandomErasing(scale=(0.5, 0.1))
+
+
+def test_parse_augment_knows_the_recipe_names():
+    c = parse_augment("flip,padcrop:2,erase:0.25")
+    assert [type(t) for t in c.transforms] == [RandomHorizontalFlip, RandomPadCrop, RandomErasing]
+    assert c.transforms[0].p == 0.5 and c.transforms[1].padding == 2 and c.transforms[2].p == 0.25
+    assert parse_augment("padcrop").transforms[0].padding == 4
+    with pytest.raises(ValueError, match="padcrop:-1"):
+        parse_augment("padcrop:-1")

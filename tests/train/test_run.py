@@ -136,6 +136,24 @@ def test_checkpoint_of_another_optimizer_is_refused_and_changes_nothing(tmp_path
         load_checkpoint(tmp_path / "model.safetensors", model)
 
 
+def test_label_smoothing_trains_the_smoothed_loss_and_reports_the_plain_one(tmp_path):
+    cfg = {**BASE, "model": "mlp", "model_args": {"hidden": [16]}, "epochs": 1, "plots": False}
+    cfg.update(val_fraction=0.0, augment="flip,padcrop:1")
+    plain = run_training(cfg, tmp_path / "plain")
+    smooth = run_training({**cfg, "label_smoothing": 0.3}, tmp_path / "smooth")
+    model, meta = bn.io.load_file(tmp_path / "smooth/model.safetensors")
+    assert meta["config"]["label_smoothing"] == 0.3 and meta["config"]["augment"] == cfg["augment"]
+    d = bn.train.load_data(cfg)  # the run's test subset: limit_test draws it with the seed
+    assert len(d.x_test) == 80
+    logits = bn.train.predict(model, d.x_test)
+    # The reported test loss is the plain cross-entropy of the saved model...
+    assert smooth["test_loss"] == pytest.approx(bn.SoftmaxCrossEntropy()(logits, d.y_test))
+    # ...while training minimised the smoothed one.
+    run = bn.train.build_run({**cfg, "label_smoothing": 0.3}, tmp_path / "built")
+    assert run.loss_fn.label_smoothing == 0.3
+    assert smooth["test_loss"] != plain["test_loss"]
+
+
 @pytest.mark.parametrize(
     "cfg, match",
     [
@@ -143,6 +161,9 @@ def test_checkpoint_of_another_optimizer_is_refused_and_changes_nothing(tmp_path
         ({"data": "digits"}, "needs 'model' and 'data'"),
         ({"model": "mlp", "data": "digits", "optimizer": "lbfgs"}, "unknown optimizer"),
         ({"model": "mlp", "data": "sine", "invert": True}, "invert applies"),
+        ({"model": "mlp", "data": "sine", "label_smoothing": 0.1}, "label_smoothing applies"),
+        ({"model": "mlp", "data": "digits", "label_smoothing": 1.5}, r"label_smoothing .*\[0, 1\]"),
+        ({"model": "mlp", "data": "digits", "augment": "flip,padcrop:x"}, "padcrop"),
     ],
 )
 def test_bad_configs_raise_value_errors(tmp_path, cfg, match):

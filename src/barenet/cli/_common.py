@@ -18,6 +18,7 @@ __all__ = [
     "float_arg",
     "int_arg",
     "json_object_arg",
+    "load_models",
     "out_dir_arg",
     "out_file_arg",
     "parse_json_arg",
@@ -215,6 +216,60 @@ def parse_json_arg(text: str | None, what: str) -> dict:
     if not isinstance(v, dict):
         raise ValueError(f"{what} must be a JSON object, got {text!r}")
     return v
+
+
+#: The suffixes of the model files barenet writes.
+MODEL_SUFFIXES = (".safetensors", ".npz")
+
+
+def _is_checkpoint(path) -> bool:
+    from ..io import load_tensors
+    from ..train.checkpoint import CHECKPOINT_FORMAT
+
+    try:
+        return load_tensors(path)[1].get("format") == CHECKPOINT_FORMAT
+    except (OSError, ValueError):
+        return False
+
+
+def load_models(paths: list[str]) -> tuple[object, dict]:
+    """(model, metadata) of one model file, or (their :class:`~barenet.Ensemble`, the first
+    file's metadata) of several. A file that does not load and lacks a model-file suffix
+    is called what it likely is, not a model file; a file named twice gets a warning (it
+    would count twice in the average)."""
+    from ..ensemble import Ensemble
+    from ..io import ModelFileError, load_file
+
+    loaded = []
+    for path in paths:
+        try:
+            model, meta = load_file(path)
+        except ModelFileError as exc:
+            if _is_checkpoint(path):
+                raise ValueError(
+                    f"{path} is a training checkpoint, not a model file: the run's model file "
+                    "is model.safetensors in the run folder (an unfinished run writes it when "
+                    "barenet train --resume completes it)"
+                ) from None
+            if str(path).lower().endswith(MODEL_SUFFIXES):
+                raise
+            why = str(exc).removeprefix(f"{path}: ")
+            raise ValueError(
+                f"{path} is not a model file ({why}); the model files are the .safetensors "
+                "or .npz files that barenet train writes"
+            ) from None
+        loaded.append((str(path), model, meta))
+    if len(loaded) == 1:
+        return loaded[0][1], loaded[0][2]
+    for path in dict.fromkeys(paths):
+        n = paths.count(path)
+        if n > 1:
+            print(
+                f"warning: {path} is given {n} times; the ensemble counts it {n} times",
+                file=sys.stderr,
+            )
+    ens = Ensemble._of_loaded(loaded)
+    return ens, ens.members[0].metadata
 
 
 def add_data_args(p: argparse.ArgumentParser, required: bool = True) -> None:

@@ -1,4 +1,6 @@
-"""``barenet evaluate MODEL_FILE --data DATASET``: loss, accuracy, per-class figures."""
+"""``barenet evaluate MODEL_FILE [MODEL_FILE ...] --data DATASET``: loss, accuracy,
+per-class figures. Several model files are evaluated one by one and as an ensemble
+(their class probabilities averaged); the ensemble gets the per-class table."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from ._common import (
     add_device_arg,
     emit_json,
     int_arg,
+    load_models,
     model_on_device,
     out_dir_arg,
     out_file_arg,
@@ -23,9 +26,17 @@ def add_parser(sub) -> None:
         "evaluate",
         help="evaluate a saved model on a dataset's test split",
         description="Report loss, accuracy and per-class precision/recall/F1 of a model file "
-        "on the test split of DATASET (default: the dataset it was trained on).",
+        "on the test split of DATASET (default: the dataset it was trained on). With several "
+        "model files, each member's loss and accuracy and those of their ensemble (the "
+        "average of their class probabilities); the members must agree on class names and "
+        "input shape.",
     )
-    p.add_argument("model_file", metavar="MODEL_FILE", help="a model file written by barenet")
+    p.add_argument(
+        "model_files",
+        nargs="+",
+        metavar="MODEL_FILE",
+        help="a model file, or several to evaluate as an ensemble",
+    )
     add_data_args(p, required=False)
     p.add_argument(
         "--limit", type=int_arg(1), default=None, metavar="N", help="first N test samples"
@@ -58,15 +69,44 @@ def _png_arg(text: str) -> str:
 
 
 def load_for_eval(args):
-    """(model, metadata, DatasetSplit) for a model file and the data arguments."""
-    from ..io import load_file
+    """(model, metadata, DatasetSplit) for the model file(s) and the data arguments; for
+    several files the model is their :class:`~barenet.Ensemble` and the metadata the
+    first file's."""
+    files = list(args.model_files)
+    model, meta = load_models(files)
+    if len(files) > 1:
+        _warn_if_splits_differ(files, [m.metadata for m in model.members], args.data)
+    return model, meta, _data_for(files[0], meta, args)
+
+
+# Datasets whose test split is fixed by the files; the others are split by the seed.
+_FIXED_TEST_SETS = ("mnist", "fashion-mnist")
+
+
+def _warn_if_splits_differ(files, metas, data_arg) -> None:
+    data = data_arg or metas[0].get("dataset")
+    if data in _FIXED_TEST_SETS:
+        return
+    splits = {
+        (c.get("seed", 0), c.get("test_size", 0.2))
+        for c in ((m.get("config") or {}) for m in metas)
+    }
+    if len(splits) > 1:
+        print(
+            f"warning: {', '.join(map(str, files))} were trained on different seeded splits "
+            f"of {data}; the test split of {files[0]} holds training samples of the others",
+            file=sys.stderr,
+        )
+
+
+def _data_for(model_file, meta: dict, args):
+    """The test data for a model file's metadata and the data arguments."""
     from ..train import load_data
 
-    model, meta = load_file(args.model_file)
     cfg = dict(meta.get("config") or {})
     data = args.data or meta.get("dataset") or cfg.get("data")
     if not data:
-        raise ValueError(f"{args.model_file}: no dataset recorded; pass --data")
+        raise ValueError(f"{model_file}: no dataset recorded; pass --data")
     shape = tuple(meta.get("input_shape") or ())
     size = list(shape[1:]) if data == "folder" and len(shape) == 3 else None
     dcfg = {
@@ -82,9 +122,9 @@ def load_for_eval(args):
     d = load_data(dcfg)
     if shape and tuple(d.input_shape) != shape:
         raise ValueError(
-            f"{args.model_file}: the model takes input {shape}, but {data} has {d.input_shape}"
+            f"{model_file}: the model takes input {shape}, but {data} has {d.input_shape}"
         )
-    return model, meta, d
+    return d
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,8 +135,17 @@ def run(args: argparse.Namespace) -> int:
     model_on_device(model, args.device)
     classify = d.task == "classification"
     loss_fn = SoftmaxCrossEntropy() if classify else MSELoss()
+    members = []
+    if len(args.model_files) > 1:
+        for path, m in zip(args.model_files, model.members):
+            r = evaluate(m, loss_fn, d.x_test, d.y_test, batch_size=args.batch_size, task=d.task)
+            members.append({"model_file": str(path), **r})
     res = evaluate(model, loss_fn, d.x_test, d.y_test, batch_size=args.batch_size, task=d.task)
-    out = {"model_file": str(args.model_file), "data": d.name, "n": len(d.x_test), **res}
+    name = str(args.model_files[0]) if not members else "ensemble"
+    out = {"model_file": name, "data": d.name, "n": len(d.x_test), **res}
+    if members:
+        out["model_files"] = [str(f) for f in args.model_files]
+        out["members"] = members
     if classify:
         names = meta.get("class_names") or d.class_names
         rep = classification_report(d.y_test, predict(model, d.x_test, args.batch_size), names)
@@ -106,9 +155,8 @@ def run(args: argparse.Namespace) -> int:
         if plot:
             from ..train.plots import plot_confusion_matrix
 
-            written = plot_confusion_matrix(
-                rep["confusion_matrix"], names, plot, Path(args.model_file).stem
-            )
+            title = Path(name).stem if not members else f"ensemble of {len(members)}"
+            written = plot_confusion_matrix(rep["confusion_matrix"], names, plot, title)
             out["plot"] = str(written)
     if args.out:
         from ..io import atomic_write_bytes
@@ -117,7 +165,17 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(out)
         return 0
-    print(f"{args.model_file} on {d.name} ({len(d.x_test)} test samples)")
+    if members:
+        print(
+            f"{len(members)} models and their ensemble on {d.name} ({len(d.x_test)} test samples)"
+        )
+        w = max(len(mem["model_file"]) for mem in members)
+        for mem in members:
+            acc = 100 * mem["accuracy"]
+            print(f"{mem['model_file']:<{w}}  loss {mem['loss']:.4f}  accuracy {acc:.2f} %")
+        print("ensemble (averaged probabilities):")
+    else:
+        print(f"{name} on {d.name} ({len(d.x_test)} test samples)")
     if classify:
         print(
             f"loss {res['loss']:.4f}  accuracy {100 * res['accuracy']:.2f} %  "

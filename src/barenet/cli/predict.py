@@ -1,4 +1,7 @@
-"""``barenet predict MODEL_FILE INPUT...``: labels for image files or a Kaggle test.csv."""
+"""``barenet predict MODEL_FILE [MODEL_FILE ...] INPUT...``: labels for image files or a
+Kaggle test.csv. Several model files (the first argument, and those after it ending in
+``.safetensors`` or ``.npz``) predict as an ensemble: their class probabilities are
+averaged."""
 
 from __future__ import annotations
 
@@ -9,19 +12,35 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import add_device_arg, int_arg, model_on_device, out_file_arg
+from ._common import (
+    MODEL_SUFFIXES,
+    add_device_arg,
+    int_arg,
+    load_models,
+    model_on_device,
+    out_file_arg,
+)
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "predict",
         help="predict labels for image files or a Kaggle test.csv",
+        usage="barenet predict [-h] [--out PATH] [--batch-size N] [--invert] [--device DEVICE] "
+        "MODEL_FILE [MODEL_FILE ...] INPUT [INPUT ...]",
         description="Image files are read as greyscale and resized to the model's input, as "
         "in training. A single .csv input is read as a Kaggle digit-recognizer test.csv and "
-        "gives a submission file (ImageId,Label).",
+        "gives a submission file (ImageId,Label). Several model files (the first argument "
+        "and those after it ending in .safetensors or .npz) predict as an ensemble, "
+        "averaging their class probabilities; they must agree on class names and input "
+        "shape.",
     )
-    p.add_argument("model_file", metavar="MODEL_FILE", help="a model file written by barenet")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or one test.csv")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="one or more model files, then image files or one test.csv",
+    )
     p.add_argument(
         "--out",
         type=out_file_arg,
@@ -49,22 +68,47 @@ def _images(paths: list[str], shape: tuple[int, ...]) -> np.ndarray:
     return np.stack([load_image(p, shape[1:]) for p in paths])[:, None]
 
 
+def split_paths(paths: list[str]) -> tuple[list[str], list[str]]:
+    """(model files, inputs): the first path is a model file, and so is every path after
+    it that ends in a model-file suffix; the rest are inputs (image files, or one .csv)."""
+    n = 1
+    while n < len(paths) and paths[n].lower().endswith(MODEL_SUFFIXES):
+        n += 1
+    if n == len(paths):
+        raise ValueError("predict: no inputs given after the model file(s)")
+    inputs = paths[n:]
+    late = [p for p in inputs if p.lower().endswith(MODEL_SUFFIXES)]
+    if late:
+        raise ValueError(
+            f"predict: {late[0]} comes after the input {inputs[0]}; give every model file "
+            "first, then the inputs"
+        )
+    csvs = [p for p in inputs if p.lower().endswith(".csv")]
+    if csvs and len(inputs) > 1:
+        raise ValueError(
+            f"predict: a .csv input ({csvs[0]}) must be the only input, got {len(inputs)} "
+            "inputs; predict image files and a test.csv in separate commands"
+        )
+    return paths[:n], inputs
+
+
 def run(args: argparse.Namespace) -> int:
     from ..data import kaggle_test, write_submission
-    from ..io import atomic_write_bytes, load_file
+    from ..io import atomic_write_bytes
     from ..train import predict
 
+    model_files, args.inputs = split_paths(list(args.paths))
     csv_in = len(args.inputs) == 1 and args.inputs[0].lower().endswith(".csv")
     if csv_in and not args.out:
         try:  # the default output, checked before any work as --out is
             args.out = out_file_arg("submission.csv")
         except argparse.ArgumentTypeError as exc:
             raise ValueError(f"cannot write the submission: {exc}; pass --out") from None
-    model, meta = load_file(args.model_file)
+    model, meta = load_models(model_files)
     model_on_device(model, args.device)
     shape = tuple(meta.get("input_shape") or ())
     if not shape:
-        raise ValueError(f"{args.model_file}: no input shape recorded in the model file")
+        raise ValueError(f"{model_files[0]}: no input shape recorded in the model file")
     names = meta.get("class_names")
     invert = bool((meta.get("normalisation") or {}).get("invert"))
     x = kaggle_test(args.inputs[0]) if csv_in else _images(args.inputs, shape)
@@ -75,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     out = predict(model, x, args.batch_size)
     if names and (out.ndim != 2 or out.shape[1] != len(names)):
         raise ValueError(
-            f"{args.model_file}: {len(names)} class names recorded for outputs "
+            f"{model_files[0]}: {len(names)} class names recorded for outputs "
             f"{tuple(out.shape[1:])}"
         )
     if meta.get("task") == "regression":

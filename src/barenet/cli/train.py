@@ -25,6 +25,7 @@ from ._common import (
 
 
 def add_parser(sub) -> None:
+    from ..data.transforms import AUGMENT_NAMES
     from ..models import MODELS
 
     p = sub.add_parser(
@@ -64,6 +65,13 @@ def add_parser(sub) -> None:
         help="L2 penalty (adamw: decoupled decay; 0 keeps AdamW's 0.01)",
     )
     p.add_argument(
+        "--label-smoothing",
+        type=float_arg(0, 1),
+        default=0.0,
+        metavar="EPS",
+        help="train against (1 - EPS) one-hot + EPS / classes, in [0, 1] (classification)",
+    )
+    p.add_argument(
         "--schedule",
         type=schedule_arg,
         default=None,
@@ -74,7 +82,9 @@ def add_parser(sub) -> None:
         "--augment",
         type=augment_arg,
         default=None,
-        help='training-time augmentations, e.g. "shift,noise:0.05,crop:22" (default: none)',
+        metavar="SPEC",
+        help='training-time augmentations, comma-separated, e.g. "flip,padcrop:2,erase" '
+        "(default: none): " + "; ".join(h for _, h in AUGMENT_NAMES.values()),
     )
     p.add_argument("--invert", action="store_true", help="train on inverted images (1 - x)")
     p.add_argument(
@@ -151,6 +161,7 @@ def config_from_args(args: argparse.Namespace) -> dict:
         "lr": args.lr,
         "weight_decay": args.weight_decay,
         "momentum": args.momentum,
+        "label_smoothing": args.label_smoothing,
         "augment": args.augment,
         "invert": args.invert,
         "init": args.init,

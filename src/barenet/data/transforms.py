@@ -4,8 +4,16 @@ Every transform is a small class called as ``t(x, rng)``; ``rng`` is a
 ``numpy.random.Generator``, an int seed, or ``None`` (fresh entropy). The input
 is never modified; a new array of the same shape and dtype is returned.
 
-``parse_augment("shift,noise:0.05,crop:22,invert")`` builds a :class:`Compose`
-from the short spec the CLI takes; see :data:`AUGMENT_NAMES`.
+``parse_augment("flip,padcrop:2,erase")`` builds a :class:`Compose` from the
+short spec the CLI takes; see :data:`AUGMENT_NAMES`.
+
+Which augmentations fit which data: a horizontal flip (``flip``) keeps a shirt a
+shirt, so it suits Fashion-MNIST and natural images, but it turns digits into
+other shapes (a mirrored 2, 3, 7 is no digit) — never use it on MNIST, the
+8x8 digits or the Kaggle digits. ``padcrop`` / ``shift``, ``erase`` and
+``noise`` suit both. ``padcrop:p`` is the usual "pad with p zeros, then cut a
+random H x W window" (torchvision's ``RandomCrop(H, padding=p)``); ``crop:k``
+is different: it keeps a random k x k window and blanks the margins around it.
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ __all__ = [
     "SaltPepper",
     "RandomShift",
     "RandomCropPad",
+    "RandomPadCrop",
+    "RandomHorizontalFlip",
+    "RandomErasing",
     "Compose",
     "as_rng",
     "parse_augment",
@@ -183,6 +194,89 @@ class RandomCropPad(Transform):
         return out
 
 
+class RandomPadCrop(Transform):
+    """Zero-pad each side by ``padding`` px, then cut a random ``H x W`` window per
+    sample (torchvision's ``RandomCrop((H, W), padding=padding)``):
+    ``out[n, c, i, j] = padded[n, c, top[n] + i, left[n] + j]`` with ``top, left``
+    uniform in ``0..2·padding``, so the content moves by up to ``padding`` px."""
+
+    def __init__(self, padding: int = 4):
+        if int(padding) != padding or padding < 0:
+            raise ValueError(f"RandomPadCrop: padding must be a non-negative int, got {padding}")
+        self.padding = int(padding)
+
+    def __call__(self, x, rng=None):
+        x = _nchw("RandomPadCrop", x)
+        p = self.padding
+        n, _, h, w = x.shape
+        g = as_rng(rng)
+        top = g.integers(0, 2 * p + 1, size=n)
+        left = g.integers(0, 2 * p + 1, size=n)
+        if p == 0:
+            return x.copy()
+        padded = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+        return _gather(padded, top, left, h, w)
+
+
+class RandomHorizontalFlip(Transform):
+    """Mirror each sample left-right with probability ``p``:
+    ``out[n, c, i, j] = x[n, c, i, W-1-j]`` where flipped, else ``x[n]``.
+    Right for clothes and natural images; wrong for digits and letters."""
+
+    def __init__(self, p: float = 0.5):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"RandomHorizontalFlip: p must be in [0, 1], got {p}")
+        self.p = float(p)
+
+    def __call__(self, x, rng=None):
+        x = _nchw("RandomHorizontalFlip", x)
+        flip = as_rng(rng).random(x.shape[0]) < self.p
+        return np.where(flip[:, None, None, None], x[..., ::-1], x)
+
+
+class RandomErasing(Transform):
+    """With probability ``p`` per sample, set one random rectangle to ``value``
+    (Zhong et al. 2017; torchvision's ``RandomErasing``): its area is
+    ``scale[0]..scale[1]`` of the image and its aspect ratio ``h/w`` is log-uniform
+    in ``ratio``; it is cut to fit the image. One mask for the whole batch:
+    ``erase[n, i, j] = top[n] <= i < top[n] + h[n] and left[n] <= j < left[n] + w[n]``."""
+
+    def __init__(
+        self,
+        p: float = 0.5,
+        scale: tuple[float, float] = (0.02, 0.33),
+        ratio: tuple[float, float] = (0.3, 3.3),
+        value: float = 0.0,
+    ):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"RandomErasing: p must be in [0, 1], got {p}")
+        if not 0 < scale[0] <= scale[1] <= 1 or not 0 < ratio[0] <= ratio[1]:
+            raise ValueError(
+                f"RandomErasing: need 0 < scale[0] <= scale[1] <= 1 and 0 < ratio[0] <= "
+                f"ratio[1], got scale={scale}, ratio={ratio}"
+            )
+        self.p, self.value = float(p), float(value)
+        self.scale = (float(scale[0]), float(scale[1]))
+        self.ratio = (float(ratio[0]), float(ratio[1]))
+
+    def __call__(self, x, rng=None):
+        x = _nchw("RandomErasing", x)
+        n, _, hh, ww = x.shape
+        g = as_rng(rng)
+        on = g.random(n) < self.p
+        area = g.uniform(*self.scale, size=n) * hh * ww
+        aspect = np.exp(g.uniform(np.log(self.ratio[0]), np.log(self.ratio[1]), size=n))
+        h = np.clip(np.round(np.sqrt(area * aspect)), 1, hh).astype(np.int64)
+        w = np.clip(np.round(np.sqrt(area / aspect)), 1, ww).astype(np.int64)
+        top = (g.random(n) * (hh - h + 1)).astype(np.int64)
+        left = (g.random(n) * (ww - w + 1)).astype(np.int64)
+        i, j = np.arange(hh), np.arange(ww)
+        rows = (i >= top[:, None]) & (i < (top + h)[:, None])  # (N, H)
+        cols = (j >= left[:, None]) & (j < (left + w)[:, None])  # (N, W)
+        erase = on[:, None, None] & rows[:, :, None] & cols[:, None, :]  # (N, H, W)
+        return np.where(erase[:, None], np.asarray(self.value, dtype=x.dtype), x)
+
+
 class Compose(Transform):
     """Apply transforms in order, all drawing from the same generator."""
 
@@ -216,12 +310,24 @@ AUGMENT_NAMES: dict[str, tuple[Callable[[str | None], Transform], str]] = {
     "shift": (lambda a: RandomShift(_num("shift", a, int, 2)), "shift[:px] random translation"),
     "noise": (lambda a: SaltPepper(_num("noise", a, float, 0.05)), "noise[:p] salt-and-pepper"),
     "crop": (lambda a: RandomCropPad(_num("crop", a, int, 22)), "crop[:size] crop, pad centred"),
+    "padcrop": (
+        lambda a: RandomPadCrop(_num("padcrop", a, int, 4)),
+        "padcrop[:pad] zero-pad, then a random crop of the original size",
+    ),
+    "flip": (
+        lambda a: RandomHorizontalFlip(_num("flip", a, float, 0.5)),
+        "flip[:p] random left-right mirror (clothes, not digits)",
+    ),
+    "erase": (
+        lambda a: RandomErasing(_num("erase", a, float, 0.5)),
+        "erase[:p] blank one random rectangle",
+    ),
     "invert": (lambda a: Invert(_num("invert", a, float, 1.0)), "invert: x -> 1 - x"),
 }
 
 
 def parse_augment(spec: str | None) -> Compose:
-    """``"shift,noise:0.05,crop:22,invert"`` -> ``Compose([...])`` in that order.
+    """``"flip,padcrop:2,noise:0.05"`` -> ``Compose([...])`` in that order.
 
     Each item is ``name`` or ``name:value``; ``""``/``"none"`` gives an empty
     Compose. Unknown names or bad values raise ``ValueError``.

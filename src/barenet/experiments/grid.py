@@ -51,7 +51,7 @@ __all__ = [
     "deep_merge",
 ]
 
-_META_KEYS = {"name", "title", "description", "metric", "seeds", "plots", "quick"}
+_META_KEYS = {"name", "title", "description", "metric", "seeds", "plots", "quick", "reported"}
 _KNOWN_KEYS = _META_KEYS | {"base", "grid", "runs"}
 _MAX_NAME = 120
 

@@ -19,6 +19,7 @@ from ..io import atomic_write_bytes
 from .figures import make_figures
 from .grid import format_value
 from .metrics import outcome_sentence
+from .reported import reported_lines
 from .results import (
     COLUMNS,
     Sweep,
@@ -236,6 +237,15 @@ def build_report(
             f"<p><b>Varied:</b> {_code(varied)}. <b>Fixed:</b> {_code(fixed)}.</p>",
             f"<p class='outcome'><b>Outcome:</b> {html.escape(sentence)}</p>",
         ]
+        reported = reported_lines(sweep)
+        if reported:
+            md.append("**The report and here:**\n")
+            md += [f"- {line}" for line in reported] + [""]
+            body.append(
+                "<p><b>The report and here:</b></p><ul>"
+                + "".join(f"<li>{html.escape(line)}</li>" for line in reported)
+                + "</ul>"
+            )
         md.append("| " + " | ".join(head) + " |\n|" + "|".join(["---"] * len(head)) + "|")
         md += ["| " + " | ".join(c.replace("|", "/") for c in r) + " |" for r in rows]
         md.append("")

@@ -305,6 +305,11 @@ def write_tables(sweep: Sweep, out_dir: str | os.PathLike | None = None) -> list
             + [last]
         )
     md = f"## {sweep.title}\n\n" + markdown_table(rows)
+    from .reported import reported_lines
+
+    reported = reported_lines(sweep)
+    if reported:
+        md += "\nThe report and here:\n\n" + "".join(f"- {line}\n" for line in reported)
     paths = [out / "results.csv", out / "results.md", out / "runs.csv"]
     for p, text in zip(paths, [buf.getvalue(), md, runs_buf.getvalue()]):
         atomic_write_bytes(p, [text.encode()])

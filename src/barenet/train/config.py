@@ -50,7 +50,8 @@ class TrainConfig:
     Model: ``model`` (a name of :data:`barenet.models.MODELS`), ``model_args``
     (builder arguments), ``init``. Training: ``epochs``, ``batch_size``,
     ``optimizer``, ``lr`` (``None``: the optimizer's default), ``weight_decay``,
-    ``momentum`` (momentum/nesterov), ``schedule`` (``step[:N[:gamma]]``,
+    ``momentum`` (momentum/nesterov), ``label_smoothing`` (ε of the classification
+    loss, 0 = none), ``schedule`` (``step[:N[:gamma]]``,
     ``cosine[:final_lr]``, ``plateau[:factor[:patience]]``, ``none``),
     ``patience`` (early stopping; ``None``: off), ``seed``, ``record_grad_norms``,
     ``callbacks`` (extra :class:`Callback` objects). Run: ``resume`` (``True``:
@@ -79,6 +80,7 @@ class TrainConfig:
     lr: float | None = None
     weight_decay: float = 0.0
     momentum: float = 0.9
+    label_smoothing: float = 0.0
     schedule: str | None = None
     init: str = "default"
     patience: int | None = None
@@ -368,6 +370,7 @@ _CHECKS = {
     "lr": _real(0.0, lo_open=True, optional=True),
     "weight_decay": _real(0.0),
     "momentum": _real(0.0, 1.0),
+    "label_smoothing": _real(0.0, 1.0, hi_open=False),
     "schedule": _schedule,
     "init": _choice(INIT_SCHEMES),
     "patience": _int(1, optional=True, hint=" (leave it out for no early stopping)"),

@@ -253,7 +253,9 @@ def build_run(config: TrainConfig | dict, out_dir: str | os.PathLike, *, comm=No
     model = build_model(cfg.model, d.input_shape, n_out, init=cfg.init, **cfg.model_args)
     if cfg.device != "cpu":
         model.to(cfg.device)
-    loss_fn = SoftmaxCrossEntropy() if classify else MSELoss()
+    if cfg.label_smoothing and not classify:
+        raise ValueError(f"label_smoothing applies to classification, not {d.name!r}")
+    loss_fn = SoftmaxCrossEntropy(label_smoothing=cfg.label_smoothing) if classify else MSELoss()
     opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum)
     transform = None
     if cfg.augment:
@@ -369,7 +371,9 @@ def _test_metrics(run: TrainingRun, outcome: TrainingOutcome) -> tuple[dict, dic
     if not outcome.has_weights or len(d.x_test) == 0:
         return {"loss": None}, None
     try:
-        test = evaluate(run.model, run.loss_fn, d.x_test, d.y_test, task=d.task)
+        # The test loss is the plain cross-entropy, whatever label smoothing trained with.
+        test_loss_fn = SoftmaxCrossEntropy() if run.classify else run.loss_fn
+        test = evaluate(run.model, test_loss_fn, d.x_test, d.y_test, task=d.task)
     except ValueError:  # non-finite outputs from finite weights: nothing to report
         return {"loss": None}, None
     report = None
