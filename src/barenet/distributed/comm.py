@@ -12,11 +12,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Iterator
 
 import numpy as np
 
 from .. import runtime
+
+ABORT_GRACE_S = 0.3  # seconds a message printed before an abort has to reach the launcher
 
 __all__ = ["Communicator", "abort_on_error", "init", "launched_size", "share_cores"]
 
@@ -78,7 +81,11 @@ class Communicator:
         self.comm.Barrier()
 
     def abort(self, code: int = 1) -> None:
-        """End every rank of the job now (never returns)."""
+        """End every rank of the job now (never returns). The launcher forwards each
+        rank's stderr through a pipe and stops forwarding when the abort kills the job,
+        so a message printed just before can be lost: it gets ``ABORT_GRACE_S`` to get
+        through first."""
+        time.sleep(ABORT_GRACE_S)
         try:
             self.comm.Abort(code)
         finally:  # should MPI_Abort return (another rank's abort already under way)
