@@ -28,9 +28,16 @@ import numpy as np
 
 from . import layers as L
 from .core.config import get_rng
-from .core.module import Module, Residual, Sequential, registered_types
+from .core.module import Module, Residual, Sequential, build, registered_types
 
-__all__ = ["LAYER_CASES", "LayerCase", "TORCH_TWINS", "registered_layer_types", "torch_twin"]
+__all__ = [
+    "LAYER_CASES",
+    "LayerCase",
+    "TORCH_TWINS",
+    "copy_on",
+    "registered_layer_types",
+    "torch_twin",
+]
 
 
 @dataclass(frozen=True)
@@ -385,6 +392,16 @@ TORCH_TWINS: dict[type[Module], Callable] = {
     L.Sigmoid: _twin_same_name(),
     L.Tanh: _twin_same_name(),
 }
+
+
+def copy_on(module: Module, device: str = "cpu", dtype=None) -> Module:
+    """An independent copy of ``module`` on ``device``: the same architecture, weights,
+    buffers and train/eval mode of every submodule (``dtype``: also converted)."""
+    twin = build(module.spec())
+    twin.load_state_dict(module.state_dict())
+    for a, b in zip(module.modules(), twin.modules()):
+        b.training = a.training
+    return twin.to(device) if dtype is None else twin.to(device, dtype)
 
 
 def _twin(m: Module):

@@ -13,7 +13,7 @@ import barenet as bn
 from barenet import reference
 from barenet.core import dispatch
 from barenet.fast.cuda import activation, conv, pool
-from barenet.testing import LAYER_CASES
+from barenet.testing import LAYER_CASES, copy_on
 
 from .elementwise import make_elementwise_kernel
 
@@ -124,13 +124,10 @@ def test_layer_cases_through_the_gpu_kernels_give_the_cpu_numbers(gpu, case, f64
     x = case.make_input(np.float64, seed=2)
     bn.seed(5)
     cpu = case.make()
-    twin = bn.build(cpu.spec())
-    twin.load_state_dict(cpu.state_dict())
-    twin.train(cpu.training)
+    twin = copy_on(cpu, "cuda")
     y = cpu(x)
     dy = np.random.default_rng(3).standard_normal(y.shape)
     dx = cpu.backward(dy)
-    twin.to("cuda")
     y_gpu = twin(gpu.asarray(x))
     assert any(
         getattr(m, "_kernels", None) is _fast(f)

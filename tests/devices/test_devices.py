@@ -14,7 +14,7 @@ import barenet as bn
 from barenet import optim
 from barenet.core import dispatch
 from barenet.core.device import GPUUnavailableError
-from barenet.testing import LAYER_CASES
+from barenet.testing import LAYER_CASES, copy_on
 from barenet.train import evaluate, fit, predict, train_step
 
 
@@ -263,13 +263,10 @@ def test_every_layer_case_runs_the_reference_kernels_through_the_array_module(fa
     layer = case.make()
     if "stochastic" in case.flags:
         layer.eval()
-    twin = bn.build(layer.spec())
-    twin.load_state_dict(layer.state_dict())
-    twin.train(layer.training)
+    twin = copy_on(layer, "cuda")
     y_cpu = layer(x)
     dy = np.random.default_rng(3).standard_normal(y_cpu.shape)
     dx_cpu = layer.backward(dy)
-    twin.to("cuda")
     with bn.kernels("fast"):
         y_gpu = twin(fake_cupy.asarray(x))
         dx_gpu = twin.backward(fake_cupy.asarray(dy))

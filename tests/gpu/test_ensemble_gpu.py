@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import barenet as bn
+from barenet.testing import copy_on
 from barenet.train import predict
 
 pytestmark = pytest.mark.gpu
@@ -17,9 +18,7 @@ def _members(n=3):
     cpu = [bn.Sequential(*layers()).to(np.float64) for _ in range(n)]
     gpu = []
     for m in cpu:
-        twin = bn.build(m.spec())
-        twin.load_state_dict(m.state_dict())
-        gpu.append(twin.to("cuda", np.float64))
+        gpu.append(copy_on(m, "cuda", np.float64))
     return cpu, gpu
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import barenet as bn
-from barenet.testing import LAYER_CASES
+from barenet.testing import LAYER_CASES, copy_on
 
 from .conftest import TOL, rel_err
 
@@ -48,10 +48,7 @@ def test_layer_case_on_the_gpu_matches_the_cpu(case_id, mode, dtype, record_erro
     bn.set_default_dtype(dtype)
     bn.seed(3)
     cpu = case.make()
-    gpu = bn.build(cpu.spec())
-    gpu.load_state_dict(cpu.state_dict())
-    gpu.train(cpu.training)
-    gpu.to("cuda")
+    gpu = copy_on(cpu, "cuda")
     x = case.make_input(dtype, seed=2)
     want = _run(cpu, x, None, case)
     with bn.kernels(mode):

@@ -11,6 +11,7 @@ import pytest
 import barenet as bn
 from barenet import optim
 from barenet.models import MODELS, build_model
+from barenet.testing import copy_on
 from barenet.train import evaluate, fit, predict, train_step
 from barenet.train.step import _step
 
@@ -28,12 +29,7 @@ def _pair(name, dtype):
     for m in cpu.modules():  # masks drawn on the GPU differ from the CPU's
         if isinstance(m, bn.Dropout):
             m.p = 0.0
-    gpu = bn.build(cpu.spec())
-    gpu.load_state_dict(cpu.state_dict())
-    for a, b in zip(cpu.modules(), gpu.modules()):
-        if isinstance(a, bn.Dropout):
-            b.p = 0.0
-    return cpu, gpu.to("cuda")
+    return cpu, copy_on(cpu, "cuda")  # the copy's Dropout has p = 0 too (it is in the spec)
 
 
 def _data(n=16, seed=0, dtype=np.float64):
