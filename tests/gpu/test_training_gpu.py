@@ -59,8 +59,8 @@ def _train_both(cpu, gpu, make_opt, dtype):
     return opts[1]
 
 
-def _compare_states(cpu, gpu, dtype, family, where, record_error):
-    tol = 1e-8 if dtype == np.float64 else 1e-3
+def _compare_states(cpu, gpu, dtype, family, where, record_error, f32_tol=1e-3):
+    tol = 1e-8 if dtype == np.float64 else f32_tol
     state = gpu.state_dict()
     for k, v in cpu.state_dict().items():
         assert type(state[k]) is np.ndarray
@@ -77,7 +77,12 @@ def test_every_model_trains_on_the_gpu_as_on_the_cpu(name, dtype, record_error):
     BatchNorm) stays noise."""
     cpu, gpu = _pair(name, dtype)
     _train_both(cpu, gpu, OPTIMIZERS["sgd"], dtype)
-    _compare_states(cpu, gpu, dtype, "models (sgd)", name, record_error)
+    # cnn-vgg's head normalises 256 features over batches of 4: float32 rounding of other
+    # summation orders grows there to 3.8e-3 in four steps (CPU fast kernels against the
+    # reference ones on a stand-in device; every other model stays below 1e-5, and
+    # cnn-vgg in float64 below 2e-11).
+    f32_tol = 1e-2 if name == "cnn-vgg" else 1e-3
+    _compare_states(cpu, gpu, dtype, "models (sgd)", name, record_error, f32_tol)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
