@@ -285,7 +285,7 @@ class Module:
     def device(self) -> str:
         """Where the module's arrays live: ``"cpu"`` or ``"cuda:N"`` (that of its first
         parameter or buffer; for a module without any, where ``to`` last put it)."""
-        for p in self.parameters():
+        for _, p in self.named_parameters():  # the first one decides: no list of them all
             return device_of(p.data)
         for _, b in self.named_buffers():
             return device_of(b)

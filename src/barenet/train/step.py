@@ -26,7 +26,7 @@ import numpy as np
 
 from ..core.backend import array_module
 from ..core.config import get_rng_state, set_rng_state
-from ..core.device import device_of, scope, to_device
+from ..core.device import scope, to_device
 from ..core.module import Module
 from .interrupts import held_interrupts
 
@@ -50,18 +50,6 @@ def _diverged(what: str) -> TrainingDiverged:
         f"train_step: {what} became NaN/inf; nothing was updated (try a smaller learning rate)",
         what=what,
     )
-
-
-def model_device(model: Module) -> str:
-    """The device of ``model``'s first parameter or buffer (``"cpu"`` without any),
-    found without walking the whole tree."""
-    for _, m in model.named_modules():
-        for name in m._param_names:
-            data = m.__dict__[name].data
-            return "cpu" if type(data) is np.ndarray else device_of(data)
-        for name in m._buffer_names:
-            return device_of(m.__dict__[name])
-    return model.__dict__.get("_device", "cpu")
 
 
 def _undo(model: Module, rng_state: dict, buffers: dict) -> None:
@@ -104,7 +92,7 @@ def _step(model, loss_fn, optimizer, x, y, after_backward, on_update, defer: boo
     NaN/inf checks of the output and the loss are left to the caller, which checks the
     losses it keeps (``fit``: once per epoch): nothing in the step waits for the GPU.
     """
-    device = model_device(model)
+    device = model.device
     if device != "cpu":
         with scope(device):
             return _step_on(

@@ -43,7 +43,7 @@ from .callbacks import Callback
 from .history import History
 from .interrupts import ForcedInterrupt, held_interrupts, interrupts_handled
 from .progress import ProgressBar
-from .step import TrainingDiverged, _step, model_device
+from .step import TrainingDiverged, _step
 
 __all__ = ["TrainingDiverged", "TrainContext", "fit", "evaluate", "predict"]
 
@@ -110,7 +110,7 @@ def predict(model: Module, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
         raise ValueError("predict: empty input (0 samples)")
     _check_finite(model, "predict")
     was_training = model.training
-    device = model_device(model)
+    device = model.device
     model.eval()
     try:
         with scope(device):
@@ -232,7 +232,7 @@ def fit(
         start, partial = restore_training(resume, ctx)
     history = ctx.history
     ctx.epoch = start - 1
-    ctx.device = model_device(model)
+    ctx.device = model.device
     model.train()
     for cb in callbacks:
         cb.on_train_begin(ctx)
