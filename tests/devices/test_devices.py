@@ -339,3 +339,35 @@ def test_onnx_export_of_a_model_on_the_device(fake_cupy, tmp_path):
     got = tmp_path / "gpu.onnx"
     bn.export_onnx(model.to("cuda"), got, input_shape=(1, 8, 8))
     assert got.read_bytes() == want.read_bytes()
+
+
+class _SquaredErrorOnTheScores(bn.Loss):
+    """A loss of one's own that defines ``forward`` only (a float), as before ``value``."""
+
+    def forward(self, pred, target):
+        xp = bn.core.backend.array_module(pred)
+        onehot = xp.eye(pred.shape[1], dtype=pred.dtype)[xp.asarray(target)]
+        diff = pred - onehot
+        self._grad = 2 * diff / diff.size
+        return float((diff * diff).mean())
+
+
+def test_fit_on_the_gpu_takes_a_loss_that_defines_only_forward(fake_cupy):
+    x, y = _data(40)
+    x = x.astype(np.float64)
+    losses = []
+    for device in ("cpu", "cuda"):
+        bn.seed(3)
+        model = _model().to(device, np.float64)
+        h = fit(
+            model,
+            _SquaredErrorOnTheScores(),
+            optim.SGD(model.parameters(), lr=0.05),
+            (x, y),
+            epochs=2,
+            batch_size=8,
+            seed=0,
+            verbose=False,
+        )
+        losses.append(h.steps)
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-10)

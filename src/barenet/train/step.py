@@ -28,6 +28,7 @@ from ..core.backend import array_module
 from ..core.config import get_rng_state, set_rng_state
 from ..core.device import scope, to_device
 from ..core.module import Module
+from ..losses import Loss
 from .interrupts import held_interrupts
 
 __all__ = ["TrainingDiverged", "train_step"]
@@ -50,6 +51,12 @@ def _diverged(what: str) -> TrainingDiverged:
         f"train_step: {what} became NaN/inf; nothing was updated (try a smaller learning rate)",
         what=what,
     )
+
+
+def _defines_value(loss_fn) -> bool:
+    """Whether ``loss_fn`` gives its loss as an array (``Loss.value``); a loss of your own
+    that defines only ``forward`` (a float) is called as before."""
+    return getattr(type(loss_fn), "value", Loss.value) is not Loss.value
 
 
 def _undo(model: Module, rng_state: dict, buffers: dict) -> None:
@@ -107,7 +114,7 @@ def _step_on(model, loss_fn, optimizer, x, y, after_backward, on_update, defer: 
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             out = model.forward(x)
-            if defer and type(out) is not np.ndarray and hasattr(loss_fn, "value"):
+            if defer and type(out) is not np.ndarray and _defines_value(loss_fn):
                 loss = loss_fn.value(out, y, check_finite=False)
             else:
                 if not array_module(out).isfinite(out).all():
