@@ -153,7 +153,7 @@ class DeviceRandom:
         return self.state.random_sample(size=shape, dtype=dtype)
 
 
-def device_random(x, seed: int | None = None, cache: dict | None = None):
+def device_random(x, seed: int | None, cache: dict):
     """The random source for drawing next to ``x`` on its GPU: CuPy's global generator
     of that GPU (seeded by ``barenet.seed``), or, for a layer with a ``seed`` of its own,
     a generator per GPU kept in ``cache``."""
@@ -162,8 +162,6 @@ def device_random(x, seed: int | None = None, cache: dict | None = None):
     if seed is None:
         with cupy.cuda.Device(dev):
             return DeviceRandom(cupy.random.get_random_state())
-    if cache is None:
-        cache = {}
     if dev not in cache:
         with cupy.cuda.Device(dev):
             cache[dev] = DeviceRandom(cupy.random.RandomState(seed))

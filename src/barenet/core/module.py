@@ -257,18 +257,18 @@ class Module:
         if dt is not None and dt.kind != "f":
             raise TypeError(f"{type(self).__name__}.to: expected a float dtype, got {dt}")
 
-        def convert(a, cast: bool):
-            if dt is not None and cast and a.dtype.kind == "f":
+        def convert(a):
+            if dt is not None and a.dtype.kind == "f":
                 a = a.astype(dt, copy=False)
             return a if device is None else to_device(a, device)
 
         staged = []
         for m in self.modules():
             params = [
-                (n, convert(m.__dict__[n].data, True), convert(m.__dict__[n].grad, True))
+                (n, convert(m.__dict__[n].data), convert(m.__dict__[n].grad))
                 for n in m._param_names
             ]
-            buffers = [(n, convert(m.__dict__[n], True)) for n in m._buffer_names]
+            buffers = [(n, convert(m.__dict__[n])) for n in m._buffer_names]
             staged.append((m, params, buffers))
         for m, params, buffers in staged:
             for name, data, grad in params:
