@@ -31,6 +31,7 @@ from typing import IO
 
 import numpy as np
 
+from .core.checks import is_number
 from .core.memory import check_parameters_fit
 from .core.module import Module, build, spec_state_shapes
 from .safe_read import (
@@ -181,10 +182,6 @@ def _is_shape(v) -> bool:
     )
 
 
-def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
 #: The metadata keys barenet itself reads, and what each must be.
 _META_CHECKS = {
     "class_names": (
@@ -204,7 +201,7 @@ _META_CHECKS = {
                 "range" not in v
                 or isinstance(v["range"], list)
                 and len(v["range"]) == 2
-                and all(_number(x) for x in v["range"])
+                and all(is_number(x) for x in v["range"])
             )
         ),
         'an object like {"range": [0.0, 1.0], "invert": false}',

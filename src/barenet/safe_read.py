@@ -31,6 +31,7 @@ from typing import IO, NamedTuple
 
 import numpy as np
 
+from .core.checks import is_int
 from .core.memory import check_fits
 
 __all__ = [
@@ -130,12 +131,8 @@ def loads_strict(text: str | bytes, what: str):
 # -- shapes -------------------------------------------------------------------------
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def _shape(v, what: str) -> tuple[int, ...]:
-    if not isinstance(v, (list, tuple)) or not all(_is_int(s) for s in v):
+    if not isinstance(v, (list, tuple)) or not all(is_int(s) for s in v):
         raise ModelFileError(f"{what}: shape must be a list of integers, got {clip(v, 80)}")
     if any(s < 0 or s > _MAX_DIM for s in v):
         raise ModelFileError(f"{what}: shape {clip(v, 80)} has a size out of range")
@@ -183,7 +180,7 @@ def _safetensors_header(f: IO[bytes], size: int, path: Path):
             raise ModelFileError(f"{what}: unknown dtype {clip(code, 20)}; known: {list(DTYPES)}")
         shape = _shape(e["shape"], what)
         off = e["data_offsets"]
-        if not (isinstance(off, list) and len(off) == 2 and all(_is_int(v) for v in off)):
+        if not (isinstance(off, list) and len(off) == 2 and all(is_int(v) for v in off)):
             raise ModelFileError(f"{what}: data_offsets must be two integers, got {clip(off)}")
         lo, hi = off
         if not 0 <= lo <= hi <= body:

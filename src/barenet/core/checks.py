@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .backend import backend_name
 from .device import check_same_device
+
+
+def is_int(v) -> bool:
+    """A Python int that is not a bool (what JSON's integers load as)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_number(v) -> bool:
+    """A Python int or float that is not a bool."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def is_finite_number(v) -> bool:
+    """``is_number`` and neither NaN nor infinite."""
+    return is_number(v) and math.isfinite(v)
 
 
 def pair(v, layer: str, name: str) -> tuple[int, int]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.checks import is_number
 from . import plots
 from .grid import format_value
 from .metrics import METRICS, metric_of
@@ -31,10 +32,6 @@ _AXIS_NAMES = {
     "invert": "inverted input (ink = 0)",
     "dropout": "dropout probability",
 }
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _best_run(sweep: Sweep) -> RunRecord | None:
@@ -147,7 +144,7 @@ def make_figures(sweep: Sweep, out_dir: str | os.PathLike | None = None) -> list
         values = [r["varied"].get(keys[0]) for r in rows] if len(keys) == 1 else None
         x_key, lines = keys[0] if keys else "setting", None
         if len(keys) == 2:  # a numeric setting on the x axis, one line per value of the other
-            numeric = [k for k in keys if all(_is_number(r["varied"].get(k)) for r in rows)]
+            numeric = [k for k in keys if all(is_number(r["varied"].get(k)) for r in rows)]
             if numeric:
                 x_key = numeric[0]
                 other = keys[1] if x_key == keys[0] else keys[0]

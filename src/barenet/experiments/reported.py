@@ -22,10 +22,9 @@ A study that reproduces a report carries its numbers in a ``[reported]`` table::
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from ..core.checks import is_finite_number
 from .metrics import METRICS
 from .results import Sweep, summarize
 
@@ -54,7 +53,7 @@ def check_reported(rep, where: str = "study") -> dict:
                 f"{where}: [reported] column must be one of {sorted(METRICS)}, "
                 f"got {rep.get('column')!r}"
             )
-        bad = {k: v for k, v in points.items() if not _is_number(v)}
+        bad = {k: v for k, v in points.items() if not is_finite_number(v)}
         if bad:
             raise ValueError(f"{where}: [reported.points] values must be numbers: {bad}")
     for point, series in rep.get("by_epoch", {}).items():
@@ -62,7 +61,7 @@ def check_reported(rep, where: str = "study") -> dict:
             isinstance(series, dict)
             and series.get("here") in _HISTORY_KEYS
             and isinstance(series.get("values"), list)
-            and all(_is_number(v) for v in series["values"])
+            and all(is_finite_number(v) for v in series["values"])
         )
         if not ok:
             raise ValueError(
@@ -70,10 +69,6 @@ def check_reported(rep, where: str = "study") -> dict:
                 f"(one of {sorted(_HISTORY_KEYS)})"
             )
     return rep
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _fmt(v: float, pct: bool, digits: int = 2) -> str:
@@ -124,7 +119,7 @@ def reported_lines(sweep: Sweep) -> list[str]:
         what = series.get("reported", name)
         line = f"{point}, {what} by epoch: the report: {_series(series['values'], pct)}"
         curves = [[e.get(series["here"]) for e in r.epochs] for r in runs]
-        curves = [c for c in curves if c and all(_is_number(v) for v in c)]
+        curves = [c for c in curves if c and all(is_finite_number(v) for v in c)]
         if curves:
             n_ep = min(len(c) for c in curves)
             mean = np.mean([c[:n_ep] for c in curves], axis=0)

@@ -11,11 +11,11 @@ Each failure is a ``ModelFileError`` naming the file and what is wrong.
 from __future__ import annotations
 
 import copy
-import math
 from pathlib import Path
 
 import numpy as np
 
+from ..core.checks import is_finite_number, is_int
 from ..core.config import get_rng
 from ..io import ModelFileError
 from .history import History
@@ -25,14 +25,6 @@ from .history import History
 
 def _malformed(path: Path, what: str) -> ModelFileError:
     return ModelFileError(f"{path}: malformed checkpoint: {what}")
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _kind(v) -> str:
@@ -53,17 +45,17 @@ _TRAINING_KEYS = {
     "optimizer_scalars": ("an object", lambda v: isinstance(v, dict)),
     "rng_state": ("an object", lambda v: isinstance(v, dict)),
     "loader": ("an object", lambda v: isinstance(v, dict)),
-    "next_epoch": ("an integer >= 0", lambda v: _is_int(v) and v >= 0),
+    "next_epoch": ("an integer >= 0", lambda v: is_int(v) and v >= 0),
     "partial": ("null or an object", lambda v: v is None or isinstance(v, dict)),
-    "step": ("an integer >= 0", lambda v: _is_int(v) and v >= 0),
+    "step": ("an integer >= 0", lambda v: is_int(v) and v >= 0),
     "history": ("an object", lambda v: isinstance(v, dict)),
     "callbacks": ("a list of [name, state] pairs", lambda v: _list_of(v, list)),
 }
 _PARTIAL_KEYS = {
-    "loss_sum": _is_number,
-    "correct": lambda v: _is_int(v) and v >= 0,
-    "count": lambda v: _is_int(v) and v >= 0,
-    "time_s": _is_number,
+    "loss_sum": is_finite_number,
+    "correct": lambda v: is_int(v) and v >= 0,
+    "count": lambda v: is_int(v) and v >= 0,
+    "time_s": is_finite_number,
     "done": lambda v: isinstance(v, bool),
 }
 
@@ -83,7 +75,7 @@ def check_training_state(path: Path, training) -> None:
         if not ok(training[key]):
             raise _malformed(path, f"{key} must be {must}, got {_clip(training[key])}")
     loader = training["loader"]
-    if not all(_is_int(loader.get(k)) and loader[k] >= 0 for k in ("seed", "epoch", "batch")):
+    if not all(is_int(loader.get(k)) and loader[k] >= 0 for k in ("seed", "epoch", "batch")):
         raise _malformed(path, f"loader must hold ints seed, epoch, batch >= 0: {_clip(loader)}")
     partial = training["partial"]
     if partial is not None:
@@ -95,7 +87,7 @@ def check_training_state(path: Path, training) -> None:
         if not (i.isdigit() and isinstance(scalars, dict)):
             raise _malformed(path, f"optimizer_scalars[{i!r}] must be a parameter's numbers")
         for name, v in scalars.items():
-            if not (_is_int(v) and v >= 0 if name == "step" else _is_number(v)):
+            if not (is_int(v) and v >= 0 if name == "step" else is_finite_number(v)):
                 raise _malformed(path, f"optimizer_scalars[{i!r}][{name!r}] is {_clip(v)}")
     try:  # on a generator of the same kind, not on barenet's own
         type(get_rng().bit_generator)().state = training["rng_state"]
@@ -103,7 +95,7 @@ def check_training_state(path: Path, training) -> None:
         raise _malformed(path, f"rng_state is not a generator state ({exc})") from None
     history = training["history"]
     steps = history.get("steps", [])
-    if not isinstance(steps, list) or not all(x is None or _is_number(x) for x in steps):
+    if not isinstance(steps, list) or not all(x is None or is_finite_number(x) for x in steps):
         raise _malformed(path, "history steps must be a list of numbers")
     epochs = history.get("epochs", [])
     if not isinstance(epochs, list) or not all(isinstance(e, dict) for e in epochs):
@@ -175,12 +167,12 @@ def check_optimizer_fits(path: Path, opt_sd: dict, optimizer, model) -> None:
         for k, v in theirs.items():
             if k not in ours:
                 raise _malformed(path, f"param_groups[{g}] has an unknown key {k!r}")
-            if _kind(v) != _kind(ours[k]) or (_kind(v) == "number" and not _is_number(v)):
+            if _kind(v) != _kind(ours[k]) or (_kind(v) == "number" and not is_finite_number(v)):
                 raise _malformed(
                     path, f"param_groups[{g}][{k!r}] is {_clip(v)}, not like {_clip(ours[k])}"
                 )
             if _kind(v) == "list" and (
-                len(v) != len(ours[k]) or not all(_is_number(x) for x in v)
+                len(v) != len(ours[k]) or not all(is_finite_number(x) for x in v)
             ):
                 raise _malformed(path, f"param_groups[{g}][{k!r}] must be {len(ours[k])} numbers")
 
