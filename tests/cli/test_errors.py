@@ -339,6 +339,14 @@ def test_ctrl_c_is_exit_130(monkeypatch, capsys):
     assert line == "barenet summary: interrupted; checkpoint saved to x"
 
 
+def test_sigterm_is_exit_143(monkeypatch, capsys):
+    from barenet.train import Terminated
+
+    _raising(monkeypatch, Terminated("terminated; continue with resume from x"))
+    line = _run(["summary", "mlp"], capsys, cli.EXIT_TERMINATED)
+    assert line == "barenet summary: terminated; continue with resume from x"
+
+
 def test_every_exit_code_is_documented():
     from pathlib import Path
 

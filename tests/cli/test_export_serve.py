@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +13,7 @@ import pytest
 import barenet as bn
 from barenet.cli import main
 from barenet.models import build_model
-
-SRC = str(Path(bn.__file__).resolve().parents[1])
+from launch import child_env, cli_command
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +69,17 @@ def test_serve_refuses_a_busy_port_with_one_line(model_file, capsys):
     assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
 
 
+@pytest.mark.signals
 def test_serve_runs_until_interrupted(model_file):
-    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    # The child puts SIGINT back to Python's Ctrl-C handler before barenet starts
+    # (cli_command): started from a script's background job, it would inherit SIGINT
+    # ignored and never see the Ctrl-C sent below.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "barenet", "serve", str(model_file), "--port", "0"],
+        cli_command("serve", str(model_file), "--port", "0"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env=child_env(),
     )
     try:
         line = proc.stdout.readline()

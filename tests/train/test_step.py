@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 
 import numpy as np
 import pytest
@@ -75,6 +76,7 @@ def test_a_diverged_step_changes_nothing(blobs):
     assert all(not p.grad.any() for p in model.parameters())
 
 
+@pytest.mark.signals  # SIGINT raised in this process: conftest gives it Python's handler
 def test_in_your_own_loop_ctrl_c_waits_for_the_update_inside_interrupts_handled(blobs):
     from barenet.train import interrupts_handled
 
@@ -125,7 +127,7 @@ _AT = 8  # the 9th step: epoch 2, batch 3 of 6
 
 class _Trap:
     """Ctrl-C at one point of the ``_AT``-th step: raised as an exception, or sent
-    as a real SIGINT (which the trainer holds inside an update)."""
+    as a real SIGINT (which the trainer holds inside an update), or SIGTERM."""
 
     def __init__(self, point: str | None, how: str):
         self.point, self.how, self.seen, self.fired = point, how, {}, False
@@ -137,7 +139,7 @@ class _Trap:
             self.fired = True
             if self.how == "raise":
                 raise KeyboardInterrupt
-            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGTERM if self.how == "sigterm" else signal.SIGINT)
 
 
 class _TrapAdam(bn.optim.Adam):
@@ -246,9 +248,16 @@ def straight(tmp_path_factory):
     return data, _run(data, tmp_path_factory.mktemp("straight"))
 
 
+def _case(point: str, how: str):
+    """A real SIGINT is raised in this process: marked ``signals``, for which conftest
+    puts Python's Ctrl-C handler on SIGINT, whatever pytest was started with."""
+    return pytest.param(point, how, marks=[pytest.mark.signals] if how == "signal" else [])
+
+
 @pytest.mark.parametrize(
     "point, how",
-    [(p, h) for p in POINTS for h in ("raise", "signal")] + [(p, "signal") for p in HELD_POINTS],
+    [_case(p, h) for p in POINTS for h in ("raise", "signal")]
+    + [_case(p, "signal") for p in HELD_POINTS],
 )
 def test_ctrl_c_at_any_point_of_a_step_resumes_bit_for_bit(straight, tmp_path, point, how):
     data, (model0, opt0, h0) = straight
@@ -262,6 +271,7 @@ def test_ctrl_c_at_any_point_of_a_step_resumes_bit_for_bit(straight, tmp_path, p
     assert all(np.array_equal(s0[i][k], s[i][k]) for i in s0 for k in s0[i])
 
 
+@pytest.mark.signals  # two real SIGINTs in this process
 def test_a_second_ctrl_c_breaks_in_and_keeps_the_last_checkpoint(straight, tmp_path):
     data = straight[0]
 
@@ -277,6 +287,40 @@ def test_a_second_ctrl_c_breaks_in_and_keeps_the_last_checkpoint(straight, tmp_p
     _, _, h = _run(data, tmp_path, Twice(None, "signal"))
     assert h.stopped_reason == "interrupted" and len(h.steps) == _AT
     assert (tmp_path / "last.safetensors").read_bytes() == snap[0]  # written after epoch 1
+
+
+def sigterm_child(out: str) -> None:
+    """In a child started with SIGTERM at its default (see the test below): SIGTERM at a
+    point fit undoes and at one it holds; each run stops as Ctrl-C stops and resumes
+    bit for bit. Prints one ``point:stopped_reason`` line per run."""
+    from pathlib import Path
+
+    from barenet.data import blobs_images
+
+    data = blobs_images(n_train=96, n_test=32, n_classes=4, seed=0)
+    model0, opt0, h0 = _run(data, Path(out) / "straight")
+    for point in ("forward", "optimizer_mid_update"):
+        folder = Path(out) / point
+        trap = _Trap(point, "sigterm")
+        _, _, h = _run(data, folder, trap)
+        assert trap.fired and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+        model, opt, h2 = _run(data, folder, resume=folder / "last.safetensors")
+        assert all(np.array_equal(a, b) for a, b in zip(weights(model0), weights(model)))
+        assert h2.steps == h0.steps and _records(h2) == _records(h0)
+        print(f"{point}:{h.stopped_reason}", flush=True)
+
+
+@pytest.mark.signals  # SIGTERM goes to a child that sets its own disposition first
+def test_sigterm_stops_fit_as_ctrl_c_does_and_resumes_bit_for_bit(tmp_path):
+    from launch import child_env, python_command
+
+    code = f"from tests.train.test_step import sigterm_child\nsigterm_child({str(tmp_path)!r})\n"
+    r = subprocess.run(
+        python_command(code), env=child_env(), cwd=tmp_path, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split() == ["forward:terminated", "optimizer_mid_update:terminated"]
 
 
 def test_progress_bar_is_a_callback_that_closes_however_fit_ends(blobs, monkeypatch, capsys):

@@ -39,7 +39,8 @@ EXIT_DOWNLOAD = 5  # every mirror failed
 EXIT_MEMORY = 6  # more memory than is available
 EXIT_MISSING = 7  # an optional dependency is not installed
 EXIT_INTERNAL = 70  # a bug in barenet: please report it with the --debug traceback
-EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT)
+EXIT_TERMINATED = 143  # SIGTERM: 128 + 15, what a shell reports for a process it ended
 
 #: Exit code -> meaning, as the README lists them.
 EXIT_CODES = {
@@ -53,6 +54,7 @@ EXIT_CODES = {
     EXIT_MISSING: "an optional dependency is missing",
     EXIT_INTERNAL: "internal error (a bug)",
     EXIT_INTERRUPTED: "interrupted",
+    EXIT_TERMINATED: "terminated (SIGTERM)",
 }
 _MAX_MESSAGE = 4000
 
@@ -118,7 +120,10 @@ def classify(exc: BaseException) -> tuple[int, str]:
     """(exit code, one-line message) for an exception that ended a command."""
     from ..core.memory import MemoryLimitError
     from ..data.download import DownloadError
+    from ..train.interrupts import Terminated
 
+    if isinstance(exc, Terminated):
+        return EXIT_TERMINATED, str(exc) or "terminated"
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED, str(exc) or "interrupted"
     if isinstance(exc, MemoryLimitError):
@@ -168,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         if len(message) > _MAX_MESSAGE:
             message = message[: _MAX_MESSAGE - 3] + "..."
-        kind = "" if code == EXIT_INTERRUPTED else "error: "
+        kind = "" if code in (EXIT_INTERRUPTED, EXIT_TERMINATED) else "error: "
         print(f"barenet {args.command}: {kind}{message}", file=sys.stderr)
         return code
 

@@ -16,7 +16,7 @@ from .callbacks import (
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .history import History
-from .interrupts import ForcedInterrupt, interrupts_handled
+from .interrupts import ForcedInterrupt, Terminated, interrupts_handled
 from .metrics import accuracy, classification_report, confusion_matrix, precision_recall_f1
 from .progress import ProgressBar
 from .run import (
@@ -44,6 +44,7 @@ __all__ = [
     "ModelCheckpoint",
     "ReduceLROnPlateau",
     "StepLR",
+    "Terminated",
     "TrainConfig",
     "TrainContext",
     "TrainingOutcome",

@@ -37,7 +37,8 @@ class History:
     regression, ``val_*`` ``None`` without validation data; callbacks may add keys,
     e.g. ``grad_norms``). ``steps``: the training loss of every optimizer step.
     ``stopped_reason``: ``None`` (ran all epochs), ``"early_stopping"``,
-    ``"interrupted"``, ``"diverged"`` or ``"callback"``.
+    ``"interrupted"`` (Ctrl-C), ``"terminated"`` (SIGTERM), ``"diverged"`` or
+    ``"callback"``.
     """
 
     def __init__(self, epochs=None, steps=None, stopped_reason: str | None = None):

@@ -22,7 +22,8 @@ names, input shape, task, normalisation, config, final metrics), ``history.csv``
 regression), and ``metrics.json`` last, so its presence means the run finished.
 
 Ctrl-C during training saves ``checkpoints/last.safetensors`` and
-``history.json``, writes no ``metrics.json`` and re-raises ``KeyboardInterrupt``;
+``history.json``, writes no ``metrics.json`` and re-raises ``KeyboardInterrupt``
+(SIGTERM does the same and raises :class:`~barenet.train.interrupts.Terminated`);
 ``resume=True`` (``barenet train --resume``) continues the run exactly, and is
 refused when the folder holds no checkpoint.
 
@@ -51,6 +52,7 @@ from .callbacks import Callback, EarlyStopping, GradientNormRecorder, ModelCheck
 from .checkpoint import load_checkpoint
 from .config import DEFAULT_LR, TrainConfig
 from .history import History
+from .interrupts import Terminated
 from .metrics import classification_report
 from .trainer import TrainingDiverged, evaluate, fit, predict
 
@@ -189,7 +191,8 @@ class TrainingOutcome:
 
     @property
     def interrupted(self) -> bool:
-        return self.history.stopped_reason == "interrupted"
+        """Stopped by Ctrl-C or SIGTERM."""
+        return self.history.stopped_reason in ("interrupted", "terminated")
 
 
 def _resume_path(cfg: TrainConfig, ckpt: ModelCheckpoint) -> Path | None:
@@ -343,9 +346,10 @@ def write_interrupted(run: TrainingRun, outcome: TrainingOutcome) -> str:
     if run.writer:
         outcome.history.save_json(run.out / "history.json")
     last = run.checkpoint.last_path
+    what = outcome.history.stopped_reason
     if last.is_file():
-        return f"interrupted; continue with resume from the checkpoint {last}"
-    return "interrupted before any checkpoint was written; nothing to resume"
+        return f"{what}; continue with resume from the checkpoint {last}"
+    return f"{what} before any checkpoint was written; nothing to resume"
 
 
 def architecture(model) -> str:
@@ -450,7 +454,8 @@ def run_training(config: TrainConfig | dict, out_dir: str | os.PathLike, *, comm
         msg = write_interrupted(run, outcome)
         if not run.config.quiet and run.writer:
             print(msg, file=sys.stderr)
-        raise KeyboardInterrupt(msg)
+        terminated = outcome.history.stopped_reason == "terminated"
+        raise (Terminated if terminated else KeyboardInterrupt)(msg)
     if not run.writer:
         return {"rank": run.comm.rank}
     return write_run(run, outcome)

@@ -20,7 +20,8 @@ a NaN/inf loss of any step of the epoch is reported as above. ``predict`` and
 
 Ctrl-C ends the run cleanly: callbacks' ``on_interrupt`` runs
 (:class:`ModelCheckpoint` saves a resumable checkpoint), ``history.stopped_reason``
-is ``"interrupted"`` and ``fit`` returns. A step is never split: Ctrl-C before the
+is ``"interrupted"`` and ``fit`` returns. SIGTERM (``kill PID``) does the same, with
+``history.stopped_reason = "terminated"``. A step is never split: Ctrl-C before the
 optimizer update undoes the step (see :mod:`barenet.train.step`), from the update
 to the step's bookkeeping, and while an epoch's record and ``on_epoch_end``
 callbacks run, it is held until they are done. Resuming from that checkpoint
@@ -41,7 +42,7 @@ from ..core.device import as_numpy, scope, to_device
 from ..core.module import Module
 from .callbacks import Callback
 from .history import History
-from .interrupts import ForcedInterrupt, held_interrupts, interrupts_handled
+from .interrupts import ForcedInterrupt, Terminated, held_interrupts, interrupts_handled
 from .progress import ProgressBar
 from .step import TrainingDiverged, _step
 
@@ -253,7 +254,7 @@ def fit(
                     break
         except KeyboardInterrupt as exc:
             _settle(ctx, interrupted=True)
-            history.stopped_reason = "interrupted"
+            history.stopped_reason = "terminated" if isinstance(exc, Terminated) else "interrupted"
             ctx.consistent = not isinstance(exc, ForcedInterrupt)
             for cb in callbacks:
                 cb.on_interrupt(ctx)
