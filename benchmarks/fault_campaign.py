@@ -106,7 +106,7 @@ def main(argv=None) -> int:
 
     sys.stdout.flush()
     sys.stderr.flush()
-    log = open(args.log, "w") if args.log else None  # noqa: SIM115 - closed below
+    log = open(args.log, "w", encoding="utf-8") if args.log else None  # noqa: SIM115 - closed below
     try:
         tally = run_cases(
             cases, int(args.mem_gb * 2**30), args.timeout, args.jobs, log=log, progress=progress
@@ -132,7 +132,8 @@ def main(argv=None) -> int:
         args.json.write_text(
             json.dumps(
                 {t: {k: c[k] for k in OUTCOMES} for t, c in tally.counts.items()}, indent=1
-            )
+            ),
+            encoding="utf-8",
         )
     bad = sum(c[k] for c in tally.counts.values() for k in ("crash", "garbage", "loss"))
     return 1 if bad else 0

@@ -3,6 +3,7 @@ and from the same process state however pytest was launched."""
 
 from __future__ import annotations
 
+import locale
 import os
 
 # Settings read from the environment change what barenet does (a traceback after every
@@ -16,6 +17,19 @@ for _name in [k for k in os.environ if k.startswith("BARENET_") and k != "BARENE
 _local = "127.0.0.1,localhost,::1"
 for _name in ("no_proxy", "NO_PROXY"):
     os.environ[_name] = ",".join(p for p in (os.environ.get(_name, ""), _local) if p)
+
+# Text the tests write and read, theirs and their children's, is UTF-8 whatever locale
+# the caller has (an ASCII one included): children run in Python's UTF-8 mode and this
+# process takes a UTF-8 character type. (barenet's own files are UTF-8 in any locale;
+# test_cli checks its output in an ASCII one.)
+os.environ["PYTHONUTF8"] = "1"
+if locale.getpreferredencoding(False).lower().replace("-", "") != "utf8":
+    for _name in ("C.UTF-8", "C.utf8", "en_US.UTF-8"):
+        try:
+            locale.setlocale(locale.LC_CTYPE, _name)
+            break
+        except locale.Error:
+            continue
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

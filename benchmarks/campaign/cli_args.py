@@ -39,18 +39,19 @@ def fixtures(tmp: Path) -> dict:
     px = g.integers(0, 40, (60, 784))
     px[np.arange(60), y * 70] = 255
     rows = [",".join(map(str, [y[i], *px[i]])) for i in range(60)]
-    (kaggle / "train.csv").write_text("label," + _HEADER + "\n" + "\n".join(rows) + "\n")
+    train = "label," + _HEADER + "\n" + "\n".join(rows) + "\n"
+    (kaggle / "train.csv").write_text(train, encoding="utf-8")
     test_rows = [",".join(map(str, r)) for r in g.integers(0, 255, (5, 784))]
-    (tmp / "test.csv").write_text(_HEADER + "\n" + "\n".join(test_rows) + "\n")
+    (tmp / "test.csv").write_text(_HEADER + "\n" + "\n".join(test_rows) + "\n", encoding="utf-8")
     hashed = list(test_rows)
     hashed[2] = "#" + hashed[2]
-    (tmp / "test_hash.csv").write_text(_HEADER + "\n" + "\n".join(hashed) + "\n")
+    (tmp / "test_hash.csv").write_text(_HEADER + "\n" + "\n".join(hashed) + "\n", encoding="utf-8")
     Image.new("L", (28, 28), 200).save(tmp / "digit.png")
     Image.fromarray(np.full((28, 28), 40000, np.uint16)).save(tmp / "digit16.png")
     (tmp / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(30))
-    (tmp / "a-file").write_text("not a folder")
+    (tmp / "a-file").write_text("not a folder", encoding="utf-8")
     (tmp / "empty").mkdir()
-    (tmp / "bad.toml").write_text("[grid\nlr = ")
+    (tmp / "bad.toml").write_text("[grid\nlr = ", encoding="utf-8")
     bn.seed(0)
     meta = {
         "class_names": [str(i) for i in range(10)],
@@ -310,8 +311,8 @@ def _classify(rc, err: str, out: str, valid: bool, argv: list[str], work: Path) 
         sub = Path(argv[i]) if i else work / "submission.csv"
         if not sub.is_absolute():
             sub = work / sub
-        rows = len(Path(argv[2]).read_text().splitlines()) - 1
-        got = len(sub.read_text().splitlines()) - 1 if sub.is_file() else -1
+        rows = len(Path(argv[2]).read_text(encoding="utf-8").splitlines()) - 1
+        got = len(sub.read_text(encoding="utf-8").splitlines()) - 1 if sub.is_file() else -1
         if got != rows:
             return Outcome("loss", f"{got} predictions for {rows} rows")
     if not valid:
@@ -348,8 +349,8 @@ def cases(rng: random.Random, n: int, fx: dict) -> list[Case]:
                 raise Outcome("crash", f"escaped main: {type(exc).__name__}: {exc}"[:200]) from None
             sys.stdout.flush()
             sys.stderr.flush()
-            err = (work / "stderr.txt").read_text(errors="replace")
-            text = (work / "stdout.txt").read_text(errors="replace")
+            err = (work / "stderr.txt").read_text(errors="replace", encoding="utf-8")
+            text = (work / "stdout.txt").read_text(errors="replace", encoding="utf-8")
             raise _classify(rc, err, text, valid, args, work)
 
         out.append(Case(TARGET, what, run))

@@ -102,7 +102,7 @@ def cases(rng: random.Random, n: int) -> list[Case]:
                 (root / cls).mkdir(exist_ok=True)
                 classes.setdefault(cls, [])
                 if kind == "text":
-                    (root / f"{rel}.txt").write_text("notes")
+                    (root / f"{rel}.txt").write_text("notes", encoding="utf-8")
                     continue
                 _write(root / rel, kind, level)
                 if visible:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -167,6 +168,16 @@ def test_demo_quick(tmp_path, capsys):
     assert re.search(r"test accuracy \d+\.\d\d %", text) and "test MSE" in text
     assert (tmp_path / "digits" / "confusion_matrix.png").is_file()
     assert (tmp_path / "sine" / "fit.png").is_file()
+
+
+def test_an_ascii_locale_gets_escapes_not_an_error():
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    r = subprocess.run(
+        [sys.executable, "-m", "barenet", "summary", "mlp", "--input-shape", "4"],
+        capture_output=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert b"\\u2192" in r.stdout  # "→", escaped for a terminal that cannot show it
 
 
 def test_python_dash_m_entry_point():

@@ -172,7 +172,8 @@ def test_study_without_a_name_says_what_to_pass(capsys):
     assert err.startswith("barenet study: error: name a study") and "sine" in err
 
 
-def test_help_shows_defaults_and_no_backticks(capsys):
+def test_help_shows_defaults_and_no_backticks(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")  # argparse wraps at $COLUMNS: "(default:" / "64)"
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = capsys.readouterr().out
@@ -350,7 +351,7 @@ def test_sigterm_is_exit_143(monkeypatch, capsys):
 def test_every_exit_code_is_documented():
     from pathlib import Path
 
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     for code, meaning in cli.EXIT_CODES.items():
         assert f"| {code} | {meaning} |" in readme
 

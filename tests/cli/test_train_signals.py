@@ -23,8 +23,9 @@ from launch import child_env, cli_command
 def test_a_signal_saves_the_checkpoint_and_says_how_to_resume(tmp_path, sig, code, word):
     out = tmp_path / "run"
     last = out / "checkpoints" / "last.safetensors"
-    argv = ["train", "mlp", "--data", "digits", "--epochs", "200", "--batch-size", "64",
-            "--out", str(out), "--no-plots", "--quiet"]  # fmt: skip
+    argv = ["train", "mlp", "--data", "blobs", "--limit-train", "64", "--val-fraction", "0",
+            "--epochs", "200", "--batch-size", "16", "--out", str(out), "--no-plots",
+            "--quiet"]  # fmt: skip
     # The child sets SIGINT and SIGTERM to their defaults first (cli_command), as a job
     # started from a terminal has them, whatever this process inherited.
     proc = subprocess.Popen(

@@ -153,7 +153,21 @@ def _debug(args) -> bool:
     )
 
 
+def _tolerant_streams() -> None:
+    """Where stdout or stderr cannot encode what barenet prints ("→", "±" and "×" in an
+    ASCII locale), such a character is written as an escape instead of failing."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            "→±×".encode(getattr(stream, "encoding", None) or "utf-8")
+        except (UnicodeEncodeError, LookupError):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (AttributeError, ValueError):
+                pass  # not a text stream we can change: leave it
+
+
 def main(argv: list[str] | None = None) -> int:
+    _tolerant_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
