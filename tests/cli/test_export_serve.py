@@ -70,10 +70,11 @@ def test_serve_refuses_a_busy_port_with_one_line(model_file, capsys):
 
 
 @pytest.mark.signals
-def test_serve_runs_until_interrupted(model_file):
-    # The child puts SIGINT back to Python's Ctrl-C handler before barenet starts
-    # (cli_command): started from a script's background job, it would inherit SIGINT
-    # ignored and never see the Ctrl-C sent below.
+@pytest.mark.parametrize("sig, how", [(signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")])
+def test_serve_runs_until_interrupted(model_file, sig, how):
+    # The child puts SIGINT back to Python's Ctrl-C handler and SIGTERM to its default
+    # before barenet starts (cli_command): started from a script's background job, it
+    # would inherit SIGINT ignored and never see the Ctrl-C sent below.
     proc = subprocess.Popen(
         cli_command("serve", str(model_file), "--port", "0"),
         stdout=subprocess.PIPE,
@@ -95,9 +96,10 @@ def test_serve_runs_until_interrupted(model_file):
         )
         with urllib.request.urlopen(req, timeout=10) as resp:
             assert json.load(resp)["empty"] is True
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=15)
-        assert proc.returncode == 0 and "stopped" in out and "Traceback" not in err
+        assert proc.returncode == 0 and "Traceback" not in err
+        assert f"stopped ({how}) after 2 answers (0 busy)" in out
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -230,7 +230,7 @@ def test_missing_content_length_gets_411(lines_server):
         lines_server,
         b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\r\n{}",
     )
-    assert answer.startswith(b"HTTP/1.0 411") and b'"error"' in answer
+    assert answer.startswith(b"HTTP/1.1 411") and b'"error"' in answer
 
 
 def test_body_shorter_than_announced_gets_400(lines_server):
@@ -239,12 +239,12 @@ def test_body_shorter_than_announced_gets_400(lines_server):
         b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b'Content-Length: 500\r\n\r\n{"pixels": [[1',
     )
-    assert answer.startswith(b"HTTP/1.0 400") and b"ended after" in answer
+    assert answer.startswith(b"HTTP/1.1 400") and b"ended after" in answer
 
 
 def test_garbage_request_line_gets_json_400(lines_server):
     answer = raw_exchange(lines_server, b"NONSENSE\r\n\r\n")
-    assert answer.startswith(b"HTTP/1.0 400") and b'"error"' in answer
+    assert answer.startswith(b"HTTP/1.1 400") and b'"error"' in answer
     assert request(lines_server, "GET", "/model")[0] == 200
 
 

@@ -7,21 +7,25 @@ POST /predict     {"pixels": [[...], ...], "polarity": "auto"}: greyscale rows i
 
 Only those paths exist: nothing is read from disk after start-up, so no URL reaches
 another file. Every bad request gets a 4xx JSON answer {"error": "..."}; an
-unexpected failure gets a 500 and the server goes on.
+unexpected failure gets a 500 and the server goes on. HTTP/1.1 with keep-alive;
+connections, time-outs, the bounded worker pool, the 503 answer beyond its capacity
+and the graceful stop are the connection loop's (``loop.py``): ``Handler`` only
+turns one request's bytes into its answer's.
 """
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import json
-import socket
 import sys
 import traceback
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
 
 from .app import DrawingApp
+from .loop import ConnectionLoop
 
 MAX_BODY = 8 * 2**20  # bytes: a 1024x1024 drawing written as JSON fits with room to spare
 PAGE_FILES = {
@@ -60,11 +64,24 @@ class Handler(BaseHTTPRequestHandler):
 
     server_version = "barenet-serve"
     error_content_type = "application/json"
-    timeout = 20  # seconds a client may take to send its request
+    protocol_version = "HTTP/1.1"  # keep-alive: a drawing sends several requests a second
+
+    @classmethod
+    def respond(cls, server: DrawingServer, data: bytes, client_address) -> tuple[bytes, bool]:
+        """The answer to one whole request (``data``, read by the connection loop) and
+        whether the connection closes after it."""
+        self = cls.__new__(cls)
+        self.server, self.client_address, self.request = server, client_address, None
+        self.rfile, self.wfile = io.BytesIO(data), io.BytesIO()
+        self.close_connection = True
+        self.handle_one_request()
+        return self.wfile.getvalue(), self.close_connection
 
     # ---- answers ------------------------------------------------------------------------
 
     def _send(self, status: int, body: bytes, ctype: str, extra: dict | None = None) -> None:
+        if self.server.draining:
+            self.close_connection = True
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -75,6 +92,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Security-Policy", CSP)
         for k, v in (extra or {}).items():
             self.send_header(k, v)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        else:
+            self.send_header("Keep-Alive", f"timeout={self.server.idle_timeout:g}")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -94,6 +115,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.request_version == "HTTP/0.9":  # a garbled request line: still a status line
             self.request_version = "HTTP/1.0"
         self._json(code, {"error": message or short})
+
+    def handle_expect_100(self) -> bool:
+        """The connection loop said "100 Continue" while the body was on its way."""
+        return True
 
     def log_request(self, code="-", size="-"):
         """Refusals and failures only: a drawing sends several requests a second."""
@@ -226,21 +251,21 @@ class Handler(BaseHTTPRequestHandler):
             raise BadRequest(HTTPStatus.UNPROCESSABLE_ENTITY, str(exc)) from None
 
 
-class DrawingServer(ThreadingHTTPServer):
-    """A threaded HTTP server holding one :class:`DrawingApp` and the page."""
-
-    daemon_threads = True
-    allow_reuse_address = True
+class DrawingServer(ConnectionLoop):
+    """The page and the JSON API of one :class:`DrawingApp`, served by a connection
+    loop (see ``loop.py`` for ``workers``, ``max_queue`` and the time-outs)."""
 
     def __init__(self, app: DrawingApp, host: str = "127.0.0.1", port: int = 8000,
-                 quiet: bool = True):  # fmt: skip
+                 quiet: bool = True, **loop_options):  # fmt: skip
         if not 0 <= int(port) <= 65535:
             raise ValueError(f"serve: port must be in 0..65535, got {port}")
-        if ":" in host:
-            self.address_family = socket.AF_INET6
-        self.app, self.quiet, self.page = app, quiet, load_page()
+        self.app, self.page = app, load_page()
         self.loopback = _is_loopback(host)
-        super().__init__((host, int(port)), Handler)
+        super().__init__(self._respond, host, int(port), quiet=quiet, max_body=MAX_BODY,
+                         **loop_options)  # fmt: skip
+
+    def _respond(self, data: bytes, client_address) -> tuple[bytes, bool]:
+        return Handler.respond(self, data, client_address)
 
     @property
     def url(self) -> str:
