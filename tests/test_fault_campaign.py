@@ -33,3 +33,50 @@ def test_a_short_campaign_finds_nothing(tmp_path):
     for target, c in counts.items():
         assert c["crash"] == c["garbage"] == c["loss"] == 0, (target, c, r.stdout)
         assert c["clean"] > 0, target
+
+
+def _campaign():
+    import importlib
+
+    bench = str(ROOT / "benchmarks")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+    return importlib.import_module("campaign")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="the folder cases make FIFOs")
+def test_the_integer_encoding_split_and_special_file_cases_pass(tmp_path):
+    """Each kind of case added for integers past int()'s digit limit, non-UTF-8 model
+    headers, splits of different image sizes and entries that are no file, run here
+    without the campaign's fork: every one is read right or refused naming the place."""
+    import random
+
+    pytest.importorskip("PIL")
+    camp = _campaign()
+    from campaign import csv_files, folders, idx_files, model_files
+    from campaign.harness import Outcome
+
+    assert camp is not None
+    bases = model_files.base_files(tmp_path)
+    rng = random.Random(5)
+    wanted = {
+        "model files": ("digits", "encoding"),
+        "Kaggle CSVs": ("field", "ok-field"),
+        "IDX files": ("splits",),
+        "image folders": ("dangling", "fifo", "link-loop", "device"),
+    }
+    splits = [idx_files._splits_case(random.Random(k)) for k in range(6)]  # no gzip bombs
+    pools = [model_files.cases(rng, 400, bases), csv_files.cases(rng, 300), splits,
+             folders.cases(rng, 200)]  # fmt: skip
+    seen: dict[str, set] = {}
+    for i, case in enumerate(c for pool in pools for c in pool):
+        tags = [t for t in wanted[case.target] if t in case.name]
+        if not tags:
+            continue
+        work = tmp_path / f"case{i}"
+        work.mkdir()
+        with pytest.raises(Outcome) as info:
+            case.run(str(work))
+        assert info.value.kind in ("ok", "clean"), (case.name, info.value.detail)
+        seen.setdefault(case.target, set()).update(tags)
+    assert seen == {t: set(v) for t, v in wanted.items()}

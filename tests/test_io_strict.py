@@ -390,3 +390,25 @@ def test_atomic_writes_never_replace_a_device_a_pipe_or_a_folder(tmp_path):
         with pytest.raises(ValueError):
             bn.save(_model(), target)
         assert stat.S_IFMT(target.stat().st_mode) == stat.S_IFMT(mode)
+
+
+def test_an_integer_past_the_digit_limit_names_the_file(tmp_path):
+    shape = json.dumps(list(_model().state_dict()["0.weight"].shape))
+    path = _file(tmp_path, text_edit=lambda t: t.replace(shape, "[" + "9" * 5000 + ", 3]", 1))
+    _bad(path, r"header: an integer of 5000 digits \(at most \d+\)")
+
+
+@pytest.mark.parametrize("encode, match", [
+    (lambda t: b"\xef\xbb\xbf" + t.encode(), "byte-order mark"),
+    (lambda t: t.encode("utf-16"), "UTF-16 or UTF-32"),
+    (lambda t: t.encode("utf-16-be"), "UTF-16 or UTF-32"),
+    (lambda t: t.encode("utf-32-le"), "UTF-16 or UTF-32"),
+    (lambda t: t.replace("__metadata__", "__m\xe9tadata__").encode("latin-1"), "not UTF-8"),
+])  # fmt: skip
+def test_a_header_that_is_not_plain_utf8_is_refused(tmp_path, encode, match):
+    header, body = _entries(_model().state_dict())
+    header["__metadata__"] = _meta()
+    hb = encode(json.dumps(header))
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(struct.pack("<Q", len(hb)) + hb + body)
+    _bad(path, match)

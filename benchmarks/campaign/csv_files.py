@@ -1,7 +1,8 @@
 """Damaged Kaggle digit CSVs (train.csv with labels, test.csv without): rows starting
 with '#', '#' inside a field, blank lines, ragged rows, fields that are not integers
 (1.0, 0x1, '', quotes, other scripts' digits, NUL, a million characters), values out
-of range, damaged headers, byte order marks, CRLF line ends, random byte edits.
+of range (integers past int()'s 4,300 digits among them), damaged headers, byte order
+marks, CRLF line ends, random byte edits.
 
 The verdict comes from a plain reading: every line after the header is one image of
 integer fields. A reader that returns fewer or more images than the file has data
@@ -24,6 +25,16 @@ _PIXELS = [f"pixel{i}" for i in range(784)]
 _FIELD = re.compile(rb"[ \t]*[+-]?[0-9]+[ \t\r]*")
 
 
+def _int(field: bytes) -> int:
+    """The field's value; one of more digits than int() reads (4300) is out of range
+    for any pixel or label, so 10**30 stands for it."""
+    bare = field.strip(b" \t\r")
+    digits = bare.lstrip(b"+-").lstrip(b"0")
+    if len(digits) > 30:
+        return 10**30
+    return -int(digits or b"0") if bare.startswith(b"-") else int(digits or b"0")
+
+
 def plain_reading(data: bytes, labeled: bool):
     """(pixels, labels or None, data lines) or (None, None, data lines) if invalid."""
     if data.startswith(b"\xef\xbb\xbf"):
@@ -41,7 +52,7 @@ def plain_reading(data: bytes, labeled: bool):
         fields = line.split(b",")
         if len(fields) != len(header) or not all(_FIELD.fullmatch(f) for f in fields):
             return None, None, len(body)
-        rows.append([int(f) for f in fields])
+        rows.append([_int(f) for f in fields])
     if not rows:
         return None, None, 0
     a = np.array(rows, dtype=object)
@@ -62,9 +73,10 @@ def _valid(rng: random.Random, labeled: bool) -> list[list[str]]:
 
 _BAD_FIELDS = [
     "#12", "12#34", "#", "", " ", "1.0", "1e2", "0x1f", "1_0", '"7"', "٣", "\x00", "1 2", "--3",
-    "+-3", "256", "-1", "99999999999999999999999", "nan", "x" * 1_000_000, "١٢",
+    "+-3", "256", "-1", "99999999999999999999999", "nan", "x" * 1_000_000, "١٢", "9" * 4301,
+    "-" + "1" * 5000,
 ]  # fmt: skip
-_OK_FIELDS = [" 7", "+8", "\t9", "0", "255", "007"]
+_OK_FIELDS = [" 7", "+8", "\t9", "0", "255", "007", "0" * 4400 + "7"]
 
 
 def _damage(rows: list[list[str]], labeled: bool, rng: random.Random) -> tuple[str, str]:

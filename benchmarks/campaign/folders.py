@@ -1,7 +1,9 @@
 """Image folders: valid images of every mode (8- and 16-bit greyscale, RGB, RGBA,
 palette, JPEG, BMP), images in nested folders, hidden files and folders, other files,
 and damaged ones (truncated, empty, random bytes, a PNG declaring 30000x30000 pixels),
-empty class folders, a folder linking to itself.
+empty class folders, a folder linking to itself, and entries that are no file at all
+(dangling symlinks, symlink loops, FIFOs, links to a device), which must be skipped
+with one message naming them.
 
 The verdict comes from how each file was made: the reader must return every visible
 image once, in its class, with its grey level (a 16-bit image scaled, not clipped),
@@ -10,6 +12,8 @@ or refuse a folder that holds a damaged image or an empty class.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import random
 import struct
@@ -64,6 +68,29 @@ def _write(path: Path, kind: str, level: int) -> None:
         path.with_suffix(".png").write_bytes(data + _png_chunk(b"IEND", b""))
 
 
+_SPECIAL = ["dangling", "link-loop", "fifo", "device"]
+
+
+def _odd_entries(folder: Path, kinds: list[str]) -> list[str]:
+    """Entries that are no file at all, named like images, made in ``folder``: what the
+    reader must skip and name. Returns their names."""
+    made = []
+    for kind in kinds:
+        p = folder / f"{kind}.png"
+        if kind == "dangling":
+            p.symlink_to(folder / "nowhere.png")
+        elif kind == "link-loop":
+            p.symlink_to(p)
+        elif kind == "fifo" and hasattr(os, "mkfifo"):
+            os.mkfifo(p)
+        elif kind == "device" and os.path.exists("/dev/null"):
+            p.symlink_to("/dev/null")
+        else:
+            continue
+        made.append(p.name)
+    return made
+
+
 def _tree(rng: random.Random):
     """[(relative path without suffix, kind, level, visible)] and notes."""
     entries = []
@@ -90,7 +117,10 @@ def cases(rng: random.Random, n: int) -> list[Case]:
         if any("/sub/" in e[0] for e in entries if e[3]):
             what += " nested"
 
-        def run(work, entries=entries, loop=loop, what=what):
+        specials = r.sample(_SPECIAL, r.randint(1, len(_SPECIAL))) if r.random() < 0.15 else []
+        what += "".join(f" {k}" for k in specials)
+
+        def run(work, entries=entries, loop=loop, what=what, specials=specials):
             from barenet.data import load_image_folder
 
             root = Path(work) / "data"
@@ -112,11 +142,17 @@ def cases(rng: random.Random, n: int) -> list[Case]:
                         classes[cls].append((level, kind))
             if loop and classes:
                 os.symlink(root / sorted(classes)[0], root / sorted(classes)[0] / "again")
+            odd = _odd_entries(root / sorted(classes)[-1], specials) if classes else []
             valid = bool(classes) and not bad and all(classes.values())
+            said = io.StringIO()
             try:
-                x, y, names = load_image_folder(root, (6, 6))
+                with contextlib.redirect_stderr(said):
+                    x, y, names = load_image_folder(root, (6, 6))
             except BaseException as exc:  # noqa: BLE001 - classified
                 raise api_error(exc, valid=valid) from None
+            if odd and not (f"skipped {len(odd)} entr" in said.getvalue()
+                            and all(o in said.getvalue() for o in odd)):  # fmt: skip
+                raise Outcome("loss", f"skipped {', '.join(odd)} without saying so")
             if not valid:
                 raise Outcome("garbage", "accepted a folder with a damaged image or no images")
             want = sum(len(v) for v in classes.values())

@@ -1,7 +1,8 @@
 """Damaged IDX files, raw and gzip: wrong magic, type codes and dimension counts,
 dimensions that overflow or wrap int64, payloads too short or too long, gzip streams
 cut short, with flipped bits, trailing bytes or extra members, and bombs (a small
-header followed by far more zeros than it declares).
+header followed by far more zeros than it declares); and whole MNIST folders whose
+training and test images differ in size, which must be refused naming both files.
 
 The verdict comes from a plain reading of the same bytes (Python's gzip module, read
 in bounded steps): if that reading is valid the reader must return the same array,
@@ -121,10 +122,53 @@ def _gzip_damage(raw: bytes, rng: random.Random) -> tuple[bytes, str]:
     return bytes(z), f"gzip {kind}"
 
 
+_MNIST = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+          "t10k-labels-idx1-ubyte")  # fmt: skip
+
+
+def _splits_case(r: random.Random) -> Case:
+    """A whole MNIST folder whose training and test images may differ in size: it must
+    load when they agree and be refused, naming both image files, when they do not."""
+    sizes = [r.choice([(28, 28), (14, 14), (28, 27)]) for _ in range(2)]
+    if r.random() < 0.5:
+        sizes[1] = sizes[0]
+    seed = r.randrange(2**32)
+
+    def run(work, sizes=sizes, seed=seed):
+        from barenet.data import load_dataset, write_idx
+
+        g = np.random.default_rng(seed)
+        arrays = [g.integers(0, 256, (n, *hw), dtype=np.uint8) for n, hw in zip((6, 3), sizes)]
+        files = [Path(work) / f"{name}.gz" for name in _MNIST]
+        write_idx(files[0], arrays[0])
+        write_idx(files[1], g.integers(0, 10, 6).astype(np.uint8))
+        write_idx(files[2], arrays[1])
+        write_idx(files[3], g.integers(0, 10, 3).astype(np.uint8))
+        valid = sizes[0] == sizes[1]
+        try:
+            split = load_dataset("mnist", work)
+        except BaseException as exc:  # noqa: BLE001 - classified
+            o = api_error(exc, valid=valid)
+            if o.kind == "clean" and not (files[0].name in str(exc) and files[2].name in str(exc)):
+                o = Outcome("unclear", "the two image files are not named: " + o.detail)
+            raise o from None
+        if not valid:
+            raise Outcome("garbage", f"accepted training images of {sizes[0]}, test of {sizes[1]}")
+        if split.x_train.shape[2:] != sizes[0] or tuple(split.input_shape[1:]) != sizes[0]:
+            raise Outcome("loss", f"images {split.x_train.shape[2:]}, input_shape "
+                          f"{split.input_shape}: the files hold {sizes[0]}")  # fmt: skip
+        raise Outcome("ok")
+
+    return Case(TARGET, f"splits {sizes[0]} and {sizes[1]}", run)
+
+
 def cases(rng: random.Random, n: int) -> list[Case]:
     out = []
     for _ in range(n):
         r = random.Random(rng.random())
+        if r.random() < 0.05:
+            out.append(_splits_case(r))
+            continue
         raw, what = _damage(_valid(r), r)
         compressed = r.random() < 0.5
         if compressed and r.random() < 0.08:

@@ -1,6 +1,8 @@
 """Damaged model files: random byte edits, header fields with wrong types or values,
-byte ranges that overlap or leave gaps, damaged specs and metadata, npz members that
-are extra, duplicated, compressed otherwise, encrypted or lying about their size.
+byte ranges that overlap or leave gaps, damaged specs and metadata, integers past
+int()'s 4,300 digits, headers that are not plain UTF-8 (a byte-order mark, UTF-16,
+UTF-32), npz members that are extra, duplicated, compressed otherwise, encrypted or
+lying about their size.
 
 A file the reader accepts must give back exactly the model that was saved (damage
 that changed nothing, such as a space turned into a tab, is fine); anything else it
@@ -63,13 +65,21 @@ def _same(loaded, model, meta) -> str | None:
     return None
 
 
-def _check(path: Path, model, meta) -> None:
+def _check(path: Path, model, meta, never_valid: bool = False) -> None:
+    """Load the damaged file: a refusal must name it; acceptance is fine only when the
+    model came back whole and the damage (``never_valid``: a header in another
+    encoding, which the format forbids however it decodes) could be harmless."""
     from barenet.io import load_file
 
     try:
         loaded = load_file(path)
     except BaseException as exc:  # noqa: BLE001 - classified
-        raise api_error(exc, valid=False) from None
+        o = api_error(exc, valid=False)
+        if o.kind == "clean" and str(path) not in str(exc):
+            o = Outcome("unclear", "the file is not named: " + o.detail)
+        raise o from None
+    if never_valid:
+        raise Outcome("garbage", "a header that is not plain UTF-8 accepted")
     why = _same(loaded, model, meta)
     if why is None:
         raise Outcome("ok", "the damage changed nothing")
@@ -167,6 +177,23 @@ def header_edit(data: bytes, rng: random.Random) -> tuple[bytes, str]:
     # A header length that lies.
     n = struct.unpack("<Q", data[:8])[0] + rng.choice([-3, -1, 1, 7, 2**40, 2**63])
     return struct.pack("<Q", n % 2**64) + data[8:], "header length"
+
+
+def text_edit(data: bytes, rng: random.Random) -> tuple[bytes, str]:
+    """The header's text: an integer past int()'s 4,300 digits, or the header in an
+    encoding other than plain UTF-8 (a byte-order mark, UTF-16, UTF-32)."""
+    (n,) = struct.unpack("<Q", data[:8])
+    text, body = data[8 : 8 + n].decode("utf-8"), data[8 + n :]
+    kind = rng.choice(["long-int", "long-int", "bom", "utf-16", "utf-16-be", "utf-32"])
+    if kind == "long-int":
+        digits = rng.choice([4301, 5000, 20_000])
+        key = rng.choice(['"shape": [', '"data_offsets": ['])
+        if key not in text:
+            key = key.replace(" ", "")
+        hb = text.replace(key, key + rng.choice(["", "-"]) + "7" * digits + ", ", 1).encode()
+        return struct.pack("<Q", len(hb)) + hb + body, f"{key[1:6]} with {digits} digits"
+    hb = b"\xef\xbb\xbf" + text.encode() if kind == "bom" else text.encode(kind)
+    return struct.pack("<Q", len(hb)) + hb + body, f"encoding {kind}"
 
 
 _SPECS = [
@@ -313,14 +340,16 @@ def cases(rng: random.Random, n: int, bases: dict) -> list[Case]:
         if base.endswith(".npz"):
             damaged, what = (npz_edit if r.random() < 0.7 else byte_edits)(data, r)
         else:
-            edit = r.choices([byte_edits, header_edit, meta_edit], weights=[4, 4, 2])[0]
+            edit = r.choices([byte_edits, header_edit, meta_edit, text_edit],
+                             weights=[4, 4, 2, 1])[0]  # fmt: skip
             damaged, what = edit(data, r)
         suffix = Path(base).suffix
+        never_valid = what.startswith("encoding")
 
-        def run(work, damaged=damaged, model=model, meta=meta, suffix=suffix):
+        def run(work, damaged=damaged, model=model, meta=meta, suffix=suffix, nv=never_valid):
             path = Path(work) / f"m{suffix}"
             path.write_bytes(damaged)
-            _check(path, model, meta)
+            _check(path, model, meta, nv)
 
         out.append(Case(TARGET, f"{base} {what}", run))
     return out

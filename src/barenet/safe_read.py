@@ -31,7 +31,7 @@ from typing import IO, NamedTuple
 
 import numpy as np
 
-from .core.checks import is_int
+from .core.checks import bounded_int, is_int
 from .core.memory import check_fits
 
 __all__ = [
@@ -120,12 +120,25 @@ def loads_strict(text: str | bytes, what: str):
     depth = _depth(raw)
     if depth > MAX_DEPTH:
         raise ModelFileError(f"{what}: JSON nested {depth} deep (at most {MAX_DEPTH})")
+    # The format is UTF-8 without a byte-order mark: json.loads would guess UTF-16 or
+    # UTF-32 from the bytes and skip a mark, so they are decoded here, strictly.
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise ModelFileError(f"{what}: starts with a byte-order mark; the format is plain UTF-8")
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw[:4]:
+        raise ModelFileError(f"{what}: UTF-16 or UTF-32 text; the format is UTF-8")
     try:
-        return json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelFileError(f"{what}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    try:
+        return json.loads(decoded, object_pairs_hook=_no_duplicates,
+                          parse_constant=_no_constant, parse_int=bounded_int)  # fmt: skip
     except ModelFileError as exc:
         raise ModelFileError(f"{what}: {exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise ModelFileError(f"{what}: not valid JSON ({clip_text(str(exc), 160)})") from None
+    except ValueError as exc:  # bounded_int: an integer longer than int() reads
+        raise ModelFileError(f"{what}: {exc}") from None
 
 
 # -- shapes -------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import struct
 import subprocess
 import sys
 
@@ -380,3 +381,21 @@ def test_a_closed_pipe_is_quiet(tmp_path):
     p.stdout.close()  # nobody reads: the first write fails with EPIPE
     _, err = p.communicate(timeout=120)
     assert p.returncode == 141 and b"Traceback" not in err
+
+
+def test_integers_past_the_digit_limit_name_the_setting_or_file(model_file, tmp_path, capsys):
+    huge = "9" * 5000
+    line = _usage(["train", "mlp", "--data", "blobs", "--out", tmp_path / "r",
+                   "--model-args", '{"hidden": [' + huge + ']}'], capsys)  # fmt: skip
+    assert "--model-args" in line and "an integer of 5000 digits" in line
+    sweep = tmp_path / "s.toml"
+    sweep.write_text('[base]\nmodel = "mlp"\ndata = "blobs"\n[grid]\nlr = [0.1]\n')
+    line = _run(["sweep", sweep, "--out", tmp_path / "s", "--set", f"epochs={huge}"], capsys, 1)
+    assert "--set epochs: an integer of 5000 digits" in line
+    data = model_file.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    head = data[8 : 8 + n].replace(b'"shape":[', b'"shape":[' + huge.encode() + b",", 1)
+    bad = tmp_path / "big.safetensors"
+    bad.write_bytes(struct.pack("<Q", len(head)) + head + data[8 + n :])
+    line = _run(["evaluate", bad, "--data", "digits"], capsys, 1)
+    assert str(bad) in line and "an integer of 5000 digits" in line

@@ -202,3 +202,13 @@ def test_real_fashion_mnist():
     assert np.all(np.bincount(ytr) == 6000) and np.all(np.bincount(yte) == 1000)
     for spec in mnist_module.FASHION_MNIST_FILES.values():  # published hashes are right
         mnist_module._validator(spec)(FASHION_DIR / spec.name)
+
+
+def test_splits_of_different_image_sizes_are_refused_naming_both_files(tmp_path):
+    arrays = tiny_mnist_arrays()
+    arrays["train_images"] = arrays["train_images"][:, :14, :14].copy()
+    write_tiny_mnist(tmp_path, arrays)
+    with pytest.raises(ValueError, match="training images are 14x14") as err:
+        load_dataset("mnist", tmp_path)
+    msg = str(err.value)
+    assert IDX_NAMES["train_images"] in msg and IDX_NAMES["test_images"] in msg and "28x28" in msg

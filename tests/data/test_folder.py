@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -76,3 +78,22 @@ def test_load_dataset_folder_split(tmp_path):
     assert len(s.x_test) == 9 and np.all(np.bincount(s.y_test) == 3)
     with pytest.raises(ValueError, match="data_dir is required"):
         load_dataset("folder")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs symlinks and FIFOs")
+def test_entries_that_are_no_file_are_skipped_with_one_warning(folder, capsys):
+    cls = folder / "zhong"
+    (cls / "gone.png").symlink_to(folder / "nowhere.png")
+    (cls / "loop.png").symlink_to(cls / "loop.png")
+    os.mkfifo(cls / "pipe.png")  # reading it would wait forever for a writer
+    if os.path.exists("/dev/null"):
+        (cls / "null.png").symlink_to("/dev/null")
+    x, y, names = load_image_folder(folder, size=(8, 8))
+    assert len(x) == 8 and names == ["ai", "zhong"]
+    err = capsys.readouterr().err
+    n = 4 if os.path.exists("/dev/null") else 3
+    assert err.count("\n") == 1 and f"skipped {n} entries" in err
+    for part in ("gone.png (a dangling symlink)", "loop.png (a symlink loop)",
+                 "pipe.png (a FIFO)"):  # fmt: skip
+        assert part in err
+    assert n == 3 or "null.png (a device)" in err

@@ -111,3 +111,11 @@ def test_messages_stay_short_whatever_the_file_holds(tmp_path, where):
         read_digit_csv(path)
     assert len(str(info.value)) < 300
     assert "line" in str(info.value)
+
+
+def test_an_integer_past_the_digit_limit_names_line_and_column(tmp_path):
+    rows = _rows(2)
+    rows[1][5] = "9" * 4301
+    _write(tmp_path / "test.csv", rows)
+    with pytest.raises(ValueError, match=r"test.csv: line 3, column 6 \(pixel5\): .* out of range"):
+        read_digit_csv(tmp_path / "test.csv")

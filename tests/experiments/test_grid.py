@@ -90,3 +90,10 @@ def test_format_value():
     assert format_value(3e-7) == "3e-07"
     assert format_value([512, 128]) == "512x128"
     assert format_value(True) == "true"
+
+
+def test_an_integer_past_the_digit_limit_names_line_and_column(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('seeds = [0]\n[base]\nmodel = "mlp"\nepochs = ' + "9_" * 4400 + "9\n")
+    with pytest.raises(ValueError, match=r"s.toml: line 4, column 10: an integer of 4401 digits"):
+        load_config(p)

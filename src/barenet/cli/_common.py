@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from ..core.checks import bounded_int
+
 __all__ = [
     "add_data_args",
     "augment_arg",
@@ -208,11 +210,13 @@ def parse_json_arg(text: str | None, what: str) -> dict:
     if not text:
         return {}
     try:
-        v = json.loads(text)
+        v = json.loads(text, parse_int=bounded_int)
     except json.JSONDecodeError as exc:
         raise ValueError(
             f"{what} must be a JSON object, e.g. '{{\"hidden\": [64]}}' ({exc})"
         ) from None
+    except ValueError as exc:  # bounded_int
+        raise ValueError(f"{what} must be a JSON object; it holds {exc}") from None
     if not isinstance(v, dict):
         raise ValueError(f"{what} must be a JSON object, got {text!r}")
     return v

@@ -10,6 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..core.checks import bounded_int
 from ._common import add_device_arg, int_arg, out_dir_arg
 
 
@@ -71,9 +72,11 @@ def parse_overrides(items: list[str], device: str = "cpu") -> dict:
         if not sep or not key:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
         try:
-            value = json.loads(raw)
+            value = json.loads(raw, parse_int=bounded_int)
         except json.JSONDecodeError:
             value = raw
+        except ValueError as exc:  # bounded_int
+            raise ValueError(f"--set {key}: {exc}") from None
         node = out
         *parents, last = key.split(".")
         for part in parents:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import sys
 
 import numpy as np
 
@@ -23,6 +25,36 @@ def is_number(v) -> bool:
 def is_finite_number(v) -> bool:
     """``is_number`` and neither NaN nor infinite."""
     return is_number(v) and math.isfinite(v)
+
+
+def max_int_digits() -> int:
+    """The most digits ``int()`` reads from text in this interpreter (4300 unless
+    changed with ``sys.set_int_max_str_digits``; 0 there means no limit)."""
+    return getattr(sys, "get_int_max_str_digits", lambda: 0)() or 10**9
+
+
+def bounded_int(text: str) -> int:
+    """``int(text)`` for ``json.loads(..., parse_int=bounded_int)``: an integer longer
+    than ``int()`` reads is a ``ValueError`` saying so (the caller adds the file or
+    setting), instead of int()'s own message naming neither."""
+    digits = len(text.lstrip("+-"))
+    if digits > max_int_digits():
+        raise ValueError(f"an integer of {digits} digits (at most {max_int_digits()})")
+    return int(text)
+
+
+def long_integer_at(text: str) -> str | None:
+    """Where ``text`` holds a run of digits longer than ``int()`` reads, as "line L,
+    column C: an integer of N digits (at most M)" (1-based), else None: for the
+    readers (TOML, CSV) that fail on one with int()'s message naming no place."""
+    limit = max_int_digits()
+    m = re.compile(rf"[0-9](?:_?[0-9]){{{limit},}}").search(text)  # TOML allows 1_000
+    if m is None:
+        return None
+    line = text.count("\n", 0, m.start()) + 1
+    col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+    digits = len(m.group().replace("_", ""))
+    return f"line {line}, column {col}: an integer of {digits} digits (at most {limit})"
 
 
 def pair(v, layer: str, name: str) -> tuple[int, int]:

@@ -174,6 +174,14 @@ def _load(
             images = images[:, None, :, :].astype(np.float32)
             images /= np.float32(255.0)
         out.append((images, labels))
+    (train, _), (test, _) = out
+    if train.shape[1:] != test.shape[1:]:  # caught here, naming the files, not in a layer
+        shape = "x".join
+        raise ValueError(
+            f"{title}: training images are {shape(map(str, train.shape[-2:]))} "
+            f"({found['train_images']}) but test images are {shape(map(str, test.shape[-2:]))} "
+            f"({found['test_images']}); both splits must have one image size"
+        )
     return out[0], out[1]
 
 

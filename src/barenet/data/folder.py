@@ -4,7 +4,9 @@ One sub-folder per class; class names are the sorted folder names and label
 ``k`` is ``class_names[k]``. Images in folders nested inside a class folder belong
 to that class (read recursively, as torchvision's ``ImageFolder`` and Keras do;
 a folder linked twice is read once). Hidden files and folders (names starting
-with ".") and files with other extensions are skipped. Images are read with
+with ".") and files with other extensions are skipped; so are entries that are no
+file at all (dangling symlinks, symlink loops, FIFOs, devices), with one warning
+on stderr saying how many and which. Images are read with
 Pillow, converted to greyscale (transparent pixels composited on white), resized
 to ``size=(H, W)`` and returned as ``x: (N, 1, H, W) float32`` in [0, 1]
 (0 = black), ``y: (N,) int64``. 16-bit greyscale images keep their full range
@@ -13,7 +15,10 @@ to ``size=(H, W)`` and returned as ``x: (N, 1, H, W) float32`` in [0, 1]
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -69,9 +74,30 @@ def _wide_greyscale(im, path, size: tuple[int, int]) -> np.ndarray:
     return np.ascontiguousarray(f, dtype=np.float32)
 
 
-def _images_under(folder: Path) -> list[Path]:
+def _not_a_file(p: Path) -> str | None:
+    """What ``p`` is when it is neither a folder nor a regular file, else None."""
+    try:
+        mode = p.stat().st_mode  # follows links
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symlink loop"
+        if exc.errno == errno.ENOENT and p.is_symlink():
+            return "a dangling symlink"
+        return f"unreadable ({exc.strerror})"
+    if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+
+
+def _images_under(folder: Path, odd: list[str]) -> list[Path]:
     """Image files in ``folder`` and the folders inside it, sorted by their path
-    relative to ``folder``; hidden entries skipped, a folder reached twice read once."""
+    relative to ``folder``; hidden entries skipped, a folder reached twice read once.
+    Entries that are neither folders nor regular files (dangling symlinks, symlink
+    loops, FIFOs, devices, sockets) are skipped and appended to ``odd``, described."""
     found: list[Path] = []
     seen: set[tuple[int, int]] = set()
     todo = [folder]
@@ -81,14 +107,27 @@ def _images_under(folder: Path) -> list[Path]:
         if (st.st_dev, st.st_ino) in seen:
             continue
         seen.add((st.st_dev, st.st_ino))
-        for p in d.iterdir():
+        for p in sorted(d.iterdir()):
             if p.name.startswith("."):
                 continue
-            if p.is_dir():
+            what = _not_a_file(p)
+            if what is not None:
+                odd.append(f"{p} ({what})")
+            elif p.is_dir():
                 todo.append(p)
-            elif p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS:
+            elif p.suffix.lower() in IMAGE_EXTENSIONS:
                 found.append(p)
     return sorted(found, key=lambda p: p.relative_to(folder).parts)
+
+
+def _say_skipped(root: Path, odd: list[str]) -> None:
+    """One line on stderr for every entry skipped because it is not a file or folder."""
+    if odd:
+        shown = "; ".join(odd[:5]) + (f"; and {len(odd) - 5} more" if len(odd) > 5 else "")
+        n = len(odd)
+        print(f"warning: {root}: skipped {n} entr{'y' if n == 1 else 'ies'} that "
+              f"{'is' if n == 1 else 'are'} neither an image file nor a folder: {shown}",
+              file=sys.stderr)  # fmt: skip
 
 
 def _check_size(size) -> tuple[int, int]:
@@ -120,14 +159,17 @@ def load_image_folder(
         raise ValueError(f"{root}: no class sub-folders (expected {root}/<class>/<image>.png)")
     files: list[Path] = []
     labels: list[int] = []
+    odd: list[str] = []
     for k, name in enumerate(classes):
-        found = _images_under(root / name)
+        found = _images_under(root / name, odd)
         if not found:
+            _say_skipped(root, odd)
             raise ValueError(
                 f"{root / name}: class folder has no images ({', '.join(IMAGE_EXTENSIONS)})"
             )
         files += found
         labels += [k] * len(found)
+    _say_skipped(root, odd)
     x = np.empty((len(files), 1, h, w), dtype=np.float32)
     for i, f in enumerate(files):  # one decode per file; no per-pixel work in Python
         x[i, 0] = load_image(f, (h, w))

@@ -104,7 +104,8 @@ def load_dataset(
             (mnist, _DIGIT_NAMES) if key == "mnist" else (fashion_mnist, FASHION_MNIST_CLASSES)
         )
         (xtr, ytr), (xte, yte) = loader(data_dir, download=download)
-        return DatasetSplit(xtr, ytr, xte, yte, list(classes), "classification", (1, 28, 28), key)
+        shape = (1, *xtr.shape[-2:])  # 28x28 for the published files
+        return DatasetSplit(xtr, ytr, xte, yte, list(classes), "classification", shape, key)
     if key == "digits":
         (xtr, ytr), (xte, yte) = digits(test_size, seed)
         return DatasetSplit(xtr, ytr, xte, yte, _DIGIT_NAMES, "classification", (1, 8, 8), key)

@@ -41,6 +41,8 @@ try:  # Python 3.11+
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+from ..core.checks import long_integer_at
+
 __all__ = [
     "RunSpec",
     "load_config",
@@ -93,9 +95,12 @@ def load_config(source: str | os.PathLike | dict) -> dict:
         if not path.is_file():
             raise FileNotFoundError(f"sweep config {path} does not exist")
         try:
-            cfg = tomllib.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            cfg = tomllib.loads(text)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"sweep config {path}: not valid TOML ({exc})") from None
+        except ValueError as exc:  # tomllib's int() on an integer past its digit limit
+            raise ValueError(f"sweep config {path}: {long_integer_at(text) or exc}") from None
         where = f"sweep config {path}"
         cfg.setdefault("name", path.stem)
     unknown = sorted(set(cfg) - _KNOWN_KEYS)
