@@ -11,8 +11,12 @@ import os
 import sys
 from pathlib import Path
 
+from . import _flags
+
 __all__ = [
     "add_data_args",
+    "add_device_arg",
+    "add_setting_args",
     "augment_arg",
     "emit_json",
     "float_arg",
@@ -272,25 +276,18 @@ def load_models(paths: list[str]) -> tuple[object, dict]:
     return ens, ens.members[0].metadata
 
 
+#: The data settings every command that reads a dataset takes.
+DATA_SETTINGS = ("data", "data_dir", "download")
+
+
+def add_setting_args(p: argparse.ArgumentParser, names=None, **kw) -> list[str]:
+    """The flags of training settings ``names``, derived from their declarations (see
+    :mod:`barenet.cli._flags`); ``--model-args`` is read by :func:`json_object_arg`."""
+    return _flags.add_setting_args(p, names, table=json_object_arg, **kw)
+
+
 def add_data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument(
-        "--data",
-        required=required,
-        metavar="DATASET",
-        help="mnist, fashion-mnist, digits, sine, kaggle (--data-dir holds train.csv) "
-        "or folder (--data-dir holds one sub-folder per class)",
-    )
-    p.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="where the dataset's files are (kaggle, folder; mnist and fashion-mnist: "
-        "instead of the cache)",
-    )
-    p.add_argument(
-        "--download",
-        action="store_true",
-        help="fetch missing mnist/fashion-mnist files from the public mirrors (checked by SHA-256)",
-    )
+    add_setting_args(p, DATA_SETTINGS, required=["data"] if required else [])
 
 
 def emit_json(obj: dict) -> None:
@@ -299,24 +296,8 @@ def emit_json(obj: dict) -> None:
     sys.stdout.flush()
 
 
-def device_arg(text: str) -> str:
-    """``cpu``, ``cuda`` or ``cuda:N`` (whether that GPU exists is checked when the
-    command starts, with the way to install CuPy where it is missing)."""
-    t = text.strip().lower()
-    if t == "cpu" or t == "cuda" or (t.startswith("cuda:") and t[5:].isdigit()):
-        return t
-    raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r:.40}")
-
-
 def add_device_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--device",
-        type=device_arg,
-        default="cpu",
-        metavar="DEVICE",
-        help="where the model runs: cpu, or cuda / cuda:N for a GPU (needs CuPy: "
-        "pip install barenet[gpu])",
-    )
+    add_setting_args(p, ["device"])
 
 
 def model_on_device(model, device: str):

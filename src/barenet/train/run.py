@@ -15,8 +15,10 @@ data (and, to resume, the checkpoint), only rank 0 writes files, prints and
 evaluates; the other ranks return ``{"rank": r}``, and a divergence is an error
 (raised on the rank that saw it), not a result.
 
-Files written: ``model.safetensors`` (weights, architecture, and metadata: class
-names, input shape, task, normalisation, config, final metrics), ``history.csv``,
+Files written: ``config.toml`` (the resolved settings, when training starts:
+``barenet train --config config.toml`` runs them again), ``model.safetensors``
+(weights, architecture, and metadata: class names, input shape, task,
+normalisation, config, final metrics), ``history.csv``,
 ``history.json``, ``checkpoints/{last,best}.safetensors`` (resumable),
 ``learning_curves.png`` and ``confusion_matrix.png`` (or ``fit.png`` for a 1-D
 regression), and ``metrics.json`` last, so its presence means the run finished.
@@ -220,7 +222,7 @@ def _check_splits(cfg: TrainConfig, d, train, val) -> None:
         )
         raise ValueError(
             f"{d.name}: the test split is empty ({how}); give more data, or set test_size "
-            f"to 0 (barenet train --test-fraction 0) to train without a test split"
+            f"to 0 (barenet train --test-size 0) to train without a test split"
         )
 
 
@@ -304,6 +306,7 @@ def train_run(run: TrainingRun) -> TrainingOutcome:
     cfg = run.config
     if run.writer:
         run.out.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(run.out / "config.toml", [cfg.to_toml().encode()])
     try:
         history = fit(
             run.model,
