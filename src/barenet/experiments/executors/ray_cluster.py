@@ -31,8 +31,7 @@ import socket
 import tempfile
 from collections.abc import Sequence
 
-from . import RunTask
-from .task import RunFn, execute, record_failure
+from .task import RunFn, RunTask, execute, record_failure
 
 __all__ = ["RayExecutor", "import_ray", "check_reachable"]
 
