@@ -184,7 +184,7 @@ def test_an_empty_test_split_is_refused_before_training(tmp_path):
         (root / c).mkdir(parents=True)
         Image.fromarray(np.full((6, 6), 40 if c == "a" else 200, np.uint8)).save(root / c / "x.png")
     cfg = {"model": "mlp", "data": "folder", "data_dir": str(root), "size": [6, 6], "quiet": True}
-    with pytest.raises(ValueError, match="the test split is empty .*--test-size 0"):
+    with pytest.raises(ValueError, match="the test split is empty .*--test-fraction 0"):
         run_training({**cfg, "val_fraction": 0}, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 

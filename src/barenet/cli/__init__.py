@@ -16,6 +16,10 @@ import os
 import sys
 import traceback
 
+from .._version import __version__
+from ..core.memory import MemoryLimitError
+from ..data.download import DownloadError
+
 # Sub-command modules, in the order ``barenet --help`` lists them.
 COMMANDS = [
     "demo",
@@ -102,8 +106,6 @@ def build_parser() -> argparse.ArgumentParser:
         + ". --debug or BARENET_DEBUG=1 adds the traceback to an error.",
         formatter_class=_HelpFormatter,
     )
-    from .. import __version__
-
     parser.add_argument("--version", action="version", version=f"barenet {__version__}")
     parser.add_argument(
         "--debug", action="store_true", help="print the traceback of an error as well"
@@ -138,9 +140,6 @@ def _os_message(exc: OSError) -> str:
 
 def classify(exc: BaseException) -> tuple[int, str]:
     """(exit code, one-line message) for an exception that ended a command."""
-    from ..core.memory import MemoryLimitError
-    from ..data.download import DownloadError
-
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED, str(exc) or "interrupted"
     if isinstance(exc, MemoryLimitError):

@@ -11,13 +11,15 @@ import os
 import sys
 from pathlib import Path
 
+from ..ensemble import Ensemble
+from ..io import ModelFileError, load_file, load_tensors
+from ..train.checkpoint import CHECKPOINT_FORMAT
 from . import _flags
 
 __all__ = [
     "add_data_args",
     "add_device_arg",
     "add_setting_args",
-    "augment_arg",
     "emit_json",
     "float_arg",
     "int_arg",
@@ -27,7 +29,6 @@ __all__ = [
     "out_file_arg",
     "parse_json_arg",
     "parse_shape",
-    "schedule_arg",
     "shape_arg",
 ]
 
@@ -134,57 +135,6 @@ def json_object_arg(text: str) -> dict:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _nums(spec: str, args: list[str], kinds: list[tuple[str, object]]) -> None:
-    if len(args) > len(kinds):
-        raise argparse.ArgumentTypeError(
-            f"{spec!r:.40}: at most {len(kinds)} values after the name"
-        )
-    for text, (what, check) in zip(args, kinds):
-        try:
-            check(text)
-        except argparse.ArgumentTypeError as exc:
-            raise argparse.ArgumentTypeError(f"{spec!r:.40}: {what} {exc}") from None
-
-
-def schedule_arg(text: str) -> str:
-    """An argparse ``type``: ``step[:N[:gamma]]``, ``cosine[:min_lr]``,
-    ``plateau[:factor[:patience]]`` or ``none``, every number checked."""
-    name, *args = str(text).strip().split(":")
-    rules = {
-        "none": [],
-        "step": [("N", int_arg(1)), ("gamma", float_arg(0, 1, lo_open=True))],
-        "cosine": [("min_lr", float_arg(0))],
-        "plateau": [
-            ("factor", float_arg(0, 1, lo_open=True, hi_open=True)),
-            ("patience", int_arg(0)),
-        ],
-    }
-    if name not in rules:
-        raise argparse.ArgumentTypeError(
-            f"unknown schedule {text!r:.40}; use step[:N[:gamma]], cosine[:min_lr], "
-            "plateau[:factor[:patience]] or none"
-        )
-    _nums(text, args, rules[name])
-    return str(text).strip()
-
-
-def augment_arg(text: str) -> str:
-    """An argparse ``type``: a comma-separated list of augmentations, each known and
-    with a valid value; empty items (``",,,"``) are refused."""
-    from ..data import parse_augment
-
-    items = [s.strip() for s in str(text).split(",")]
-    if not all(items):
-        raise argparse.ArgumentTypeError(
-            f"{text!r:.40}: empty item; expected e.g. shift,noise:0.05,crop:22 or none"
-        )
-    try:
-        parse_augment(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
-
-
 def parse_shape(text: str) -> tuple[int, ...]:
     """``"1,28,28"`` (or ``1x28x28``) -> ``(1, 28, 28)``; ``ValueError`` otherwise."""
     parts = str(text).replace("x", ",").split(",")
@@ -227,9 +177,6 @@ MODEL_SUFFIXES = (".safetensors", ".npz")
 
 
 def _is_checkpoint(path) -> bool:
-    from ..io import load_tensors
-    from ..train.checkpoint import CHECKPOINT_FORMAT
-
     try:
         return load_tensors(path)[1].get("format") == CHECKPOINT_FORMAT
     except (OSError, ValueError):
@@ -241,9 +188,6 @@ def load_models(paths: list[str]) -> tuple[object, dict]:
     file's metadata) of several. A file that does not load and lacks a model-file suffix
     is called what it likely is, not a model file; a file named twice gets a warning (it
     would count twice in the average)."""
-    from ..ensemble import Ensemble
-    from ..io import ModelFileError, load_file
-
     loaded = []
     for path in paths:
         try:

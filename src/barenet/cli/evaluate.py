@@ -9,7 +9,11 @@ import json
 import sys
 from pathlib import Path
 
+from ..io import atomic_write_bytes
+from ..losses import MSELoss, SoftmaxCrossEntropy
+from ..train import classification_report, evaluate, load_data, predict
 from ..train.config import TrainConfig
+from ..train.plots import plot_confusion_matrix
 from ._common import (
     DATA_SETTINGS,
     add_setting_args,
@@ -109,8 +113,6 @@ _TRAINING_ONLY = ("limit_train", "limit_test", "val_fraction", "augment", "downl
 def _data_for(model_file, meta: dict, args):
     """The test data for a model file's metadata and the data arguments: the run's
     recorded data settings (its seed and test split), the flags given on top."""
-    from ..train import load_data  # CLI start: the data loaders load when a command runs
-
     cfg = dict(meta.get("config") or {})
     data = args.data or meta.get("dataset") or cfg.get("data")
     if not data:
@@ -142,9 +144,6 @@ def _data_for(model_file, meta: dict, args):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..losses import MSELoss, SoftmaxCrossEntropy
-    from ..train import classification_report, evaluate, predict
-
     model, meta, d = load_for_eval(args)
     model_on_device(model, args.device)
     classify = d.task == "classification"
@@ -167,14 +166,10 @@ def run(args: argparse.Namespace) -> int:
         out["confusion_matrix"] = rep["confusion_matrix"]
         plot = args.plot or (Path(args.out) / "confusion_matrix.png" if args.out else None)
         if plot:
-            from ..train.plots import plot_confusion_matrix
-
             title = Path(name).stem if not members else f"ensemble of {len(members)}"
             written = plot_confusion_matrix(rep["confusion_matrix"], names, plot, title)
             out["plot"] = str(written)
     if args.out:
-        from ..io import atomic_write_bytes
-
         atomic_write_bytes(Path(args.out) / "report.json", [json.dumps(out, indent=1).encode()])
     if args.json:
         emit_json(out)

@@ -22,7 +22,6 @@ import re
 import sys
 from pathlib import Path
 
-from ..distributed import abort_on_error, init
 from ..train import run_training
 from ..train.config import read_run_file
 from ..train.trainer import TrainingDiverged
@@ -111,6 +110,9 @@ def _settings_and_out(args: argparse.Namespace, comm) -> tuple[dict, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # CLI start: barenet.distributed loads when a training run starts
+    from ..distributed import abort_on_error, init
+
     comm = init()  # under mpiexec -n N (N > 1): one model trained by N processes
     settings, out_text = _settings_and_out(args, comm)
     out = Path(out_text)

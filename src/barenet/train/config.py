@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +34,7 @@ from ..data import DATASET_NAMES, parse_augment
 from ..data.transforms import AUGMENT_NAMES
 from ..models import MODELS
 from .callbacks import Callback, make_schedule
-from .settings import (
-    MAX_INT,
-    SECTIONS,
+from .kinds import (
     Bool,
     Choice,
     Device,
@@ -47,14 +43,13 @@ from .settings import (
     PathValue,
     Real,
     Resume,
-    Setting,
     Size,
     Spec,
     Table,
     Tags,
     Text,
-    setting,
 )
+from .settings import MAX_INT, SECTIONS, Setting, reference_table, setting, toml_text
 
 __all__ = [
     "TrainConfig",
@@ -277,13 +272,8 @@ class TrainConfig:
         ``config.toml``, so that ``barenet train --config FILE`` repeats it (``resume``
         left out: the repeat starts afresh)."""
         values = {k: v for k, v in self.to_dict().items() if k != "resume"}
-        lines = ["# barenet train --config THIS_FILE --out DIR runs these settings again"]
-        for section in SECTIONS:
-            keys = [k for k, s in self.settings().items() if s.section == section and k in values]
-            if keys:
-                lines.append(f"\n# {section}")
-                lines += [f"{k} = {_toml(values[k])}" for k in keys]
-        return "\n".join(lines) + "\n"
+        head = "the settings of a run: barenet train --config THIS_FILE runs it again"
+        return toml_text(values, self.settings(), head)
 
     def replace(self, **changes) -> TrainConfig:
         """A checked copy with ``changes``."""
@@ -314,6 +304,7 @@ def _refuse_unknown(config: dict, where: str = "") -> None:
         )
 
 
+_REQUIRED = ("model", "data")
 _SWEEP_KEYS = ("base", "grid", "runs", "seeds", "quick")
 
 
@@ -345,74 +336,18 @@ def read_run_file(path) -> dict:
     return settings
 
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _toml(v) -> str:
-    """One TOML value (the settings hold bools, ints, finite floats, strings, lists
-    and tables of them)."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v).replace("\x7f", "\\u007f")
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml(x) for x in v) + "]"
-    if isinstance(v, dict):
-        items = (f"{k if _BARE_KEY.match(k) else json.dumps(k)} = {_toml(x)}" for k, x in v.items())
-        return "{" + ", ".join(items) + "}"
-    raise TypeError(f"config.toml: cannot write {type(v).__name__} {v!r:.40}")
-
-
 def flag_of(name: str) -> str | None:
     """The command-line form of setting ``name``: ``--batch-size``, ``MODEL``, or
     ``None`` (Python only)."""
-    s = TrainConfig.settings()[name]
-    if s.flag is None or s.flag:
-        return s.flag
-    return "--" + name.replace("_", "-")
-
-
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _default(name: str) -> str:
-    s, value = TrainConfig.settings()[name], TrainConfig.defaults()[name]
-    if name in ("model", "data"):
-        return "required"
-    if value is None or value == [] or value == {}:
-        return s.default_text or "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return f"`{value}`"
+    return TrainConfig.settings()[name].flag_for(name)
 
 
 def settings_reference(sections: Iterable[str] | None = None) -> str:
     """The settings reference as one Markdown table (section, setting, flag, values,
-    default, unit, meaning), in section order; ``sections`` keeps only those. The
-    book's build calls this, so the page cannot drift from the code."""
+    default, unit, what it does), in section order; ``sections`` keeps only those.
+    The book's build calls this, so the page cannot drift from the code."""
     wanted = list(SECTIONS if sections is None else sections)
     bad = [s for s in wanted if s not in SECTIONS]
     if bad:
         raise ValueError(f"unknown sections {bad}; choose from {', '.join(SECTIONS)}")
-    head = "| section | setting | flag | values | default | unit | what it does |"
-    lines = [head, "|---|---|---|---|---|---|---|"]
-    settings = TrainConfig.settings()
-    for section in wanted:
-        for name, s in settings.items():
-            if s.section != section:
-                continue
-            flag = flag_of(name)
-            if flag and flag.startswith("--") and isinstance(s.check, Bool):
-                flag = f"{flag}, --no-{name.replace('_', '-')}"
-            flag_text = f"`{flag}`" if flag else "(Python only)"
-            if s.aliases:
-                flag_text += " (formerly " + ", ".join(f"`{a}`" for a in s.aliases) + ")"
-            cells = [section, f"`{name}`", flag_text, s.check.describe(), _default(name)]
-            cells += [s.unit, s.help_text()]
-            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+    return reference_table(TrainConfig.settings(), TrainConfig.defaults(), _REQUIRED, wanted)

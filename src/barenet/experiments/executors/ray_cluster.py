@@ -55,7 +55,7 @@ def local_temp_dir() -> str:
 def import_ray():
     """``ray``, or an ``ImportError`` naming the extra to install."""
     try:
-        import ray
+        import ray  # optional engine: Ray, barenet[ray]
     except ImportError:
         raise ImportError("--executor ray needs Ray: pip install barenet[ray]") from None
     return ray
