@@ -62,13 +62,28 @@ def _run_on_load(node: ast.AST):
         yield from _run_on_load(child)
 
 
-def _imports(name: str, top_level_only: bool) -> set[str]:
+def _run_ever(node: ast.AST):
+    """The statements under ``node`` that may ever run: everything but the bodies of
+    ``if TYPE_CHECKING:`` blocks (function bodies included)."""
+    for child in ast.iter_child_nodes(node):
+        if _is_type_checking(child):
+            yield from (n for stmt in child.orelse for n in [stmt, *_run_ever(stmt)])
+            continue
+        yield child
+        yield from _run_ever(child)
+
+
+def _imports(name: str, top_level_only: bool, type_only: bool = True) -> set[str]:
     """The barenet modules ``name`` imports (``from . import x`` counts as x when x is a
-    module); with ``top_level_only``, those imported when it loads (not inside functions)."""
+    module); with ``top_level_only``, those imported when it loads (not inside functions);
+    without ``type_only``, not those under ``if TYPE_CHECKING:`` (which never run)."""
     path = MODULES[name]
     tree = ast.parse(path.read_text())
     is_package = path.name == "__init__.py"
-    nodes = list(_run_on_load(tree)) if top_level_only else list(ast.walk(tree))
+    if top_level_only:
+        nodes = list(_run_on_load(tree))
+    else:
+        nodes = list(ast.walk(tree)) if type_only else list(_run_ever(tree))
     found = set()
     for node in nodes:
         if isinstance(node, ast.Import):
@@ -120,7 +135,15 @@ def test_layers_use_both_kernel_sets_and_nothing_depends_back_on_them():
 
 
 def _cycles(names, top_level_only: bool) -> list[list[str]]:
-    graph = {n: sorted(_imports(n, top_level_only) & set(names)) for n in names}
+    """The circles among ``names``' imports that run (a type annotation's import under
+    ``if TYPE_CHECKING:`` never does, so it closes none)."""
+    graph = {n: sorted(_imports(n, top_level_only, type_only=False) & set(names)) for n in names}
+    return _cycles_in(graph)
+
+
+def _cycles_in(graph: dict[str, list[str]]) -> list[list[str]]:
+    """The circles a depth-first walk of ``graph`` (module -> the modules it imports)
+    closes, each as a path that starts and ends at the same module."""
     cycles, state = [], {}
 
     def visit(n, stack):
@@ -152,6 +175,119 @@ def test_no_import_circles_below_the_training_code_even_inside_functions():
     assert _cycles(names, top_level_only=False) == []
 
 
+def test_no_import_circles_anywhere_even_inside_functions():
+    assert _cycles(MODULES, top_level_only=False) == []
+
+
+def test_the_circle_walk_finds_a_circle_that_goes_through_three_modules():
+    graph = {"a": ["b"], "b": ["c"], "c": ["a", "d"], "d": []}
+    assert _cycles_in(graph) == [["a", "b", "c", "a"]]
+    assert _cycles_in({"a": ["b"], "b": [], "c": ["a"]}) == []
+
+
+# -- imports inside functions -------------------------------------------------------------
+#: What may justify an import inside a function, as its comment says (on its line, or on
+#: the line that opens the block of imports it stands in).
+WHY_LAZY = ("optional engine", "CLI start")
+
+
+def in_function_imports() -> list[tuple[str, int, str, str]]:
+    """Every ``import``/``from ... import`` statement inside a function body (at any
+    depth: nested functions, try blocks) in the package, as (module, line, statement,
+    its comment): the count reported for the code base is ``len`` of this."""
+    found = []
+    for name, path in sorted(MODULES.items()):
+        text = path.read_text()
+        lines = text.splitlines()
+        for node in ast.walk(ast.parse(text)):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            for inner in ast.walk(node):
+                if isinstance(inner, (ast.Import, ast.ImportFrom)) and inner is not node:
+                    found.append((name, inner.lineno, ast.unparse(inner), _why(lines, inner)))
+    # a nested function's imports are seen from each enclosing function: count them once
+    return sorted(set(found))
+
+
+def _why(lines: list[str], node: ast.AST) -> str:
+    """The comment on the import's line, or the comment lines (or the comment that ends
+    the opening line of a block) right above the run of import lines it stands in."""
+    i = node.lineno - 1
+    if "#" in lines[i]:
+        return lines[i].split("#", 1)[1].strip()
+    while i > 0 and lines[i - 1].strip().startswith(("import ", "from ")):
+        i -= 1
+    comments = []
+    while i > 0 and "#" in lines[i - 1]:
+        code, _, comment = lines[i - 1].partition("#")
+        comments.insert(0, comment.strip())
+        i -= 1
+        if code.strip():  # a `try:  # ...` line ends the block of comments
+            break
+    return " ".join(comments)
+
+
+def test_every_import_inside_a_function_says_why_it_is_there():
+    unexplained = [
+        f"{module}:{line}: {stmt}"
+        for module, line, stmt, why in in_function_imports()
+        if not any(reason in why for reason in WHY_LAZY)
+    ]
+    assert unexplained == []
+
+
+def test_only_the_command_line_defers_barenet_modules_for_its_start():
+    for module, line, stmt, why in in_function_imports():
+        if "CLI start" in why:
+            assert _in(module, "barenet.cli"), f"{module}:{line}: {stmt}"
+
+
+def test_the_count_sees_imports_in_nested_functions_and_try_blocks_once():
+    # the walk over a function and the functions inside it must not count twice
+    tree = ast.parse(
+        "def f():\n    def g():\n        import a\n    try:\n        import b\n"
+        "    except ImportError:\n        pass\n"
+    )
+    seen = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            seen |= {
+                (i.lineno, ast.unparse(i)) for i in ast.walk(node) if isinstance(i, ast.Import)
+            }
+    assert seen == {(3, "import a"), (5, "import b")}
+
+
+# -- the experiments package: each file imports only the ones below it --------------------
+EXPERIMENTS_ORDER = [
+    "grid",
+    "executors.task",
+    "executors.pool",
+    "executors.ray_cluster",
+    "executors",
+    "sweep",
+    "table",
+    "metrics",
+    "reported",
+    "results",
+    "imageplots",
+    "plots",
+    "figures",
+    "studies",
+    "report",
+    "",
+]
+
+
+def test_each_experiments_file_imports_only_below_itself():
+    order = [f"barenet.experiments.{m}".rstrip(".") for m in EXPERIMENTS_ORDER]
+    ours = sorted(n for n in MODULES if _in(n, "barenet.experiments"))
+    assert sorted(order) == ours, "a new experiments module needs its place in the order"
+    for i, name in enumerate(order):
+        above = [d for d in _imports(name, False) if _in(d, "barenet.experiments")]
+        bad = [d for d in above if order.index(d) >= i]
+        assert bad == [], f"{name} imports {bad}, which are not below it"
+
+
 def test_the_walk_sees_imports_that_run_on_load_and_only_those():
     tree = ast.parse(
         "import a\n"
@@ -162,6 +298,8 @@ def test_the_walk_sees_imports_that_run_on_load_and_only_those():
     )
     seen = {a.name for n in _run_on_load(tree) if isinstance(n, ast.Import) for a in n.names}
     assert seen == {"a", "b", "c", "d", "h"}
+    ever = {a.name for n in _run_ever(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert ever == {"a", "b", "c", "d", "e", "h"}
 
 
 _LOADED_BY_IMPORT = """
@@ -192,3 +330,13 @@ def test_import_barenet_loads_numpy_and_no_other_third_party_package():
     assert sorted(tops & set(optional)) == []
     assert set(loaded["site_packages"]) <= {"numpy", "barenet"}, loaded["site_packages"]
     assert "numpy" in tops
+
+
+if __name__ == "__main__":  # python tests/test_import_structure.py: the counts
+    found = in_function_imports()
+    print(f"imports inside functions in src/barenet: {len(found)}")
+    for reason in WHY_LAZY:
+        print(f"  {reason}: {sum(reason in why for *_, why in found)}")
+    for module, line, stmt, why in found:
+        print(f"    {module}:{line}: {stmt}  # {why}")
+    print(f"import circles (imports inside functions included): {_cycles(MODULES, False)}")

@@ -12,6 +12,7 @@ from . import runtime
 runtime.at_import()  # process-wide settings, each with its opt-out: see barenet/runtime.py
 
 from . import data, init, optim
+from ._version import __version__ as __version__
 from .core.config import get_default_dtype, get_rng, seed, set_default_dtype
 from .core.dispatch import kernels
 from .core.module import Module, Parameter, Residual, Sequential, build
@@ -36,8 +37,6 @@ from .layers import (
     Tanh,
 )
 from .losses import Loss, MSELoss, SoftmaxCrossEntropy
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AvgPool2d",

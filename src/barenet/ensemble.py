@@ -20,6 +20,7 @@ import numpy as np
 
 from .core.backend import array_module
 from .core.module import Module
+from .io import load_file
 
 __all__ = ["Ensemble"]
 
@@ -101,8 +102,6 @@ class Ensemble(Module):
         """The ensemble of the model files ``paths``. Their recorded class names and input
         shapes must agree (a ``ValueError`` names the files that differ); each member
         keeps its metadata on ``.metadata`` and the ensemble takes the shared values."""
-        from .io import load_file
-
         if not paths:
             raise ValueError("Ensemble.load: no model files given")
         return cls._of_loaded([(str(p), *load_file(p)) for p in paths])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io as _io
 import json
 import os
 import struct
@@ -164,8 +165,6 @@ def save(model: Module, path: str | os.PathLike, metadata: dict | None = None) -
     state = model.state_dict()
     meta["sha256"] = digest(meta, state)
     if path.suffix == ".npz":
-        import io as _io
-
         buf = _io.BytesIO()
         arrays = dict(state)
         arrays["__barenet__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)

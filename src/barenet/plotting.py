@@ -19,7 +19,7 @@ DPI = 100
 
 def mpl():
     """The matplotlib module, or a clear ImportError naming the extra to install."""
-    try:
+    try:  # optional engine: matplotlib, barenet[all]
         import matplotlib
         import matplotlib.figure
         import matplotlib.ticker

@@ -20,7 +20,7 @@ Fork hooks (``at_fork_in_child``, registered by the thread pool)
     A forked child has none of its parent's threads, so the pool is forgotten there and
     started afresh on demand. Opt-out: ``BARENET_NUM_THREADS=1`` (no pool: the hook has
     nothing to do).
-NumPy's global generator (``seed_numpy_global``, by ``barenet.seed``)
+NumPy's global generator (``seeds_numpy_global``, asked by ``barenet.seed``)
     ``barenet.seed(n)`` also seeds ``np.random``, so code that draws from it repeats
     too. Opt-out: ``BARENET_SEED_NUMPY=0``.
 Worker threads (``pinned_threads``, ``pin_process_threads``: sweep runs, MPI ranks)
@@ -69,7 +69,7 @@ def set_blas_thread_timeout() -> bool:
 def _restart_openblas_threads() -> int:
     """Have every loaded OpenBLAS (pthreads build) re-read its environment and stop its
     threads; returns how many did."""
-    try:
+    try:  # optional engine: threadpoolctl, loaded when used
         from threadpoolctl import ThreadpoolController
 
         libs = ThreadpoolController().lib_controllers
@@ -149,14 +149,11 @@ def at_fork_in_child(hook: Callable[[], None]) -> Callable[[], None]:
 
 
 # -- NumPy's global generator -----------------------------------------------------------------
-def seed_numpy_global(n: int) -> bool:
-    """``np.random.seed(n mod 2³²)`` unless ``BARENET_SEED_NUMPY=0``; True when seeded."""
-    if os.environ.get("BARENET_SEED_NUMPY", "1") == "0":
-        return False
-    import numpy as np
-
-    np.random.seed(int(n) % 2**32)
-    return True
+def seeds_numpy_global() -> bool:
+    """Whether ``barenet.seed`` also seeds ``np.random`` (unless ``BARENET_SEED_NUMPY=0``).
+    This module loads before NumPy (it sets NumPy's thread variables), so the seeding
+    itself is ``barenet.core.config.seed``'s."""
+    return os.environ.get("BARENET_SEED_NUMPY", "1") != "0"
 
 
 # -- worker threads (sweep runs, MPI ranks) ---------------------------------------------------
@@ -183,7 +180,7 @@ def pin_process_threads(threads: int) -> None:
     (libraries loaded later read them) and the BLAS already loaded resized to it."""
     global _worker_limits
     os.environ.update(thread_env(threads))
-    with contextlib.suppress(ImportError):
+    with contextlib.suppress(ImportError):  # optional engine: threadpoolctl, loaded when used
         from threadpoolctl import threadpool_limits
 
         _worker_limits = threadpool_limits(limits=int(threads))
@@ -196,7 +193,7 @@ def pinned_threads(threads: int) -> Iterator[None]:
     old = {v: os.environ.get(v) for v in THREAD_VARS}
     os.environ.update(thread_env(threads))
     limits = contextlib.nullcontext()
-    with contextlib.suppress(ImportError):
+    with contextlib.suppress(ImportError):  # optional engine: threadpoolctl, loaded when used
         from threadpoolctl import threadpool_limits
 
         limits = threadpool_limits(limits=int(threads))

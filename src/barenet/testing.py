@@ -306,7 +306,7 @@ def registered_layer_types() -> dict[str, type[Module]]:
 
 # -- the PyTorch twins -----------------------------------------------------------------------
 def _nn():
-    from torch import nn
+    from torch import nn  # optional engine: PyTorch, the oracle
 
     return nn
 
@@ -413,7 +413,7 @@ def _twin(m: Module):
 
 def torch_twin(module: Module, torch_dtype=None):
     """The torch.nn module with the same architecture, state dict and mode (needs torch)."""
-    import torch
+    import torch  # optional engine: PyTorch, the oracle
 
     twin = _twin(module)
     dt = torch_dtype or (torch.float64 if module.dtype == np.float64 else torch.float32)

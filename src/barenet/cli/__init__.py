@@ -10,10 +10,16 @@ sets ``func`` (called with the parsed arguments, returning an exit code).
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import sys
 import traceback
+
+from .._version import __version__
+from ..core.memory import MemoryLimitError
+from ..data.download import DownloadError
+from ..train.interrupts import Terminated
 
 # Sub-command modules, in the order ``barenet --help`` lists them.
 COMMANDS = [
@@ -74,8 +80,28 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An unknown option is reported by its command, with the closest known one."""
+
+    def parse_args(self, args=None, namespace=None):
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            commands = getattr(self, "commands", {})
+            where = commands.get(getattr(parsed, "command", None), self)
+            known = [o for a in where._actions for o in a.option_strings]
+            hints = [
+                f"{x} (did you mean {close[0]}?)"
+                for x in extras
+                if x.startswith("--")
+                and (close := difflib.get_close_matches(x.split("=")[0], known, n=1))
+            ]
+            hint = f"; {', '.join(hints)}" if hints else ""
+            where.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+        return parsed
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="barenet",
         description="Deep learning in plain NumPy: train, evaluate and inspect networks.",
         epilog="Exit codes: "
@@ -83,8 +109,6 @@ def build_parser() -> argparse.ArgumentParser:
         + ". --debug or BARENET_DEBUG=1 adds the traceback to an error.",
         formatter_class=_HelpFormatter,
     )
-    from .. import __version__
-
     parser.add_argument("--version", action="version", version=f"barenet {__version__}")
     parser.add_argument(
         "--debug", action="store_true", help="print the traceback of an error as well"
@@ -98,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # a command not shipped in this build
             raise
         mod.add_parser(sub)
+    parser.commands = sub.choices
     for p in sub.choices.values():
         p.formatter_class = _HelpFormatter
         p.add_argument(
@@ -118,10 +143,6 @@ def _os_message(exc: OSError) -> str:
 
 def classify(exc: BaseException) -> tuple[int, str]:
     """(exit code, one-line message) for an exception that ended a command."""
-    from ..core.memory import MemoryLimitError
-    from ..data.download import DownloadError
-    from ..train.interrupts import Terminated
-
     if isinstance(exc, Terminated):
         return EXIT_TERMINATED, str(exc) or "terminated"
     if isinstance(exc, KeyboardInterrupt):

@@ -12,10 +12,15 @@ import sys
 from pathlib import Path
 
 from ..core.checks import bounded_int
+from ..ensemble import Ensemble
+from ..io import ModelFileError, load_file, load_tensors
+from ..train.checkpoint import CHECKPOINT_FORMAT
+from . import _flags
 
 __all__ = [
     "add_data_args",
-    "augment_arg",
+    "add_device_arg",
+    "add_setting_args",
     "emit_json",
     "float_arg",
     "int_arg",
@@ -25,7 +30,6 @@ __all__ = [
     "out_file_arg",
     "parse_json_arg",
     "parse_shape",
-    "schedule_arg",
     "shape_arg",
 ]
 
@@ -132,57 +136,6 @@ def json_object_arg(text: str) -> dict:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _nums(spec: str, args: list[str], kinds: list[tuple[str, object]]) -> None:
-    if len(args) > len(kinds):
-        raise argparse.ArgumentTypeError(
-            f"{spec!r:.40}: at most {len(kinds)} values after the name"
-        )
-    for text, (what, check) in zip(args, kinds):
-        try:
-            check(text)
-        except argparse.ArgumentTypeError as exc:
-            raise argparse.ArgumentTypeError(f"{spec!r:.40}: {what} {exc}") from None
-
-
-def schedule_arg(text: str) -> str:
-    """An argparse ``type``: ``step[:N[:gamma]]``, ``cosine[:min_lr]``,
-    ``plateau[:factor[:patience]]`` or ``none``, every number checked."""
-    name, *args = str(text).strip().split(":")
-    rules = {
-        "none": [],
-        "step": [("N", int_arg(1)), ("gamma", float_arg(0, 1, lo_open=True))],
-        "cosine": [("min_lr", float_arg(0))],
-        "plateau": [
-            ("factor", float_arg(0, 1, lo_open=True, hi_open=True)),
-            ("patience", int_arg(0)),
-        ],
-    }
-    if name not in rules:
-        raise argparse.ArgumentTypeError(
-            f"unknown schedule {text!r:.40}; use step[:N[:gamma]], cosine[:min_lr], "
-            "plateau[:factor[:patience]] or none"
-        )
-    _nums(text, args, rules[name])
-    return str(text).strip()
-
-
-def augment_arg(text: str) -> str:
-    """An argparse ``type``: a comma-separated list of augmentations, each known and
-    with a valid value; empty items (``",,,"``) are refused."""
-    from ..data import parse_augment
-
-    items = [s.strip() for s in str(text).split(",")]
-    if not all(items):
-        raise argparse.ArgumentTypeError(
-            f"{text!r:.40}: empty item; expected e.g. shift,noise:0.05,crop:22 or none"
-        )
-    try:
-        parse_augment(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
-
-
 def parse_shape(text: str) -> tuple[int, ...]:
     """``"1,28,28"`` (or ``1x28x28``) -> ``(1, 28, 28)``; ``ValueError`` otherwise."""
     parts = str(text).replace("x", ",").split(",")
@@ -227,9 +180,6 @@ MODEL_SUFFIXES = (".safetensors", ".npz")
 
 
 def _is_checkpoint(path) -> bool:
-    from ..io import load_tensors
-    from ..train.checkpoint import CHECKPOINT_FORMAT
-
     try:
         return load_tensors(path)[1].get("format") == CHECKPOINT_FORMAT
     except (OSError, ValueError):
@@ -241,9 +191,6 @@ def load_models(paths: list[str]) -> tuple[object, dict]:
     file's metadata) of several. A file that does not load and lacks a model-file suffix
     is called what it likely is, not a model file; a file named twice gets a warning (it
     would count twice in the average)."""
-    from ..ensemble import Ensemble
-    from ..io import ModelFileError, load_file
-
     loaded = []
     for path in paths:
         try:
@@ -276,25 +223,18 @@ def load_models(paths: list[str]) -> tuple[object, dict]:
     return ens, ens.members[0].metadata
 
 
+#: The data settings every command that reads a dataset takes.
+DATA_SETTINGS = ("data", "data_dir", "download")
+
+
+def add_setting_args(p: argparse.ArgumentParser, names=None, **kw) -> list[str]:
+    """The flags of training settings ``names``, derived from their declarations (see
+    :mod:`barenet.cli._flags`); ``--model-args`` is read by :func:`json_object_arg`."""
+    return _flags.add_setting_args(p, names, table=json_object_arg, **kw)
+
+
 def add_data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument(
-        "--data",
-        required=required,
-        metavar="DATASET",
-        help="mnist, fashion-mnist, digits, sine, kaggle (--data-dir holds train.csv) "
-        "or folder (--data-dir holds one sub-folder per class)",
-    )
-    p.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="where the dataset's files are (kaggle, folder; mnist and fashion-mnist: "
-        "instead of the cache)",
-    )
-    p.add_argument(
-        "--download",
-        action="store_true",
-        help="fetch missing mnist/fashion-mnist files from the public mirrors (checked by SHA-256)",
-    )
+    add_setting_args(p, DATA_SETTINGS, required=["data"] if required else [])
 
 
 def emit_json(obj: dict) -> None:
@@ -303,24 +243,8 @@ def emit_json(obj: dict) -> None:
     sys.stdout.flush()
 
 
-def device_arg(text: str) -> str:
-    """``cpu``, ``cuda`` or ``cuda:N`` (whether that GPU exists is checked when the
-    command starts, with the way to install CuPy where it is missing)."""
-    t = text.strip().lower()
-    if t == "cpu" or t == "cuda" or (t.startswith("cuda:") and t[5:].isdigit()):
-        return t
-    raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r:.40}")
-
-
 def add_device_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--device",
-        type=device_arg,
-        default="cpu",
-        metavar="DEVICE",
-        help="where the model runs: cpu, or cuda / cuda:N for a GPU (needs CuPy: "
-        "pip install barenet[gpu])",
-    )
+    add_setting_args(p, ["device"])
 
 
 def model_on_device(model, device: str):

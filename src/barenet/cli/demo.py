@@ -12,6 +12,7 @@ import argparse
 import time
 from pathlib import Path
 
+from ..train import run_training
 from ._common import out_dir_arg
 
 DIGITS = {
@@ -58,8 +59,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train import run_training
-
     out = Path(args.out)
     digits, sine = dict(DIGITS), dict(SINE)
     if args.quick:

@@ -9,9 +9,14 @@ import json
 import sys
 from pathlib import Path
 
+from ..io import atomic_write_bytes
+from ..losses import MSELoss, SoftmaxCrossEntropy
+from ..train import classification_report, evaluate, load_data, predict
+from ..train.config import TrainConfig
+from ..train.plots import plot_confusion_matrix
 from ._common import (
-    add_data_args,
-    add_device_arg,
+    DATA_SETTINGS,
+    add_setting_args,
     emit_json,
     int_arg,
     load_models,
@@ -37,9 +42,11 @@ def add_parser(sub) -> None:
         metavar="MODEL_FILE",
         help="a model file, or several to evaluate as an ensemble",
     )
-    add_data_args(p, required=False)
-    p.add_argument(
-        "--limit", type=int_arg(1), default=None, metavar="N", help="first N test samples"
+    add_setting_args(
+        p,
+        [*DATA_SETTINGS, "limit_test", "device"],
+        notes={"data": "default: the one the model was trained on"},
+        aliases={"limit_test": ("--limit",)},
     )
     p.add_argument("--batch-size", type=int_arg(1), default=500, help="samples per forward pass")
     p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
@@ -55,7 +62,6 @@ def add_parser(sub) -> None:
         metavar="PATH",
         help="write the confusion-matrix PNG to PATH (.png is added when PATH has no suffix)",
     )
-    add_device_arg(p)
     p.set_defaults(func=run)
 
 
@@ -87,8 +93,9 @@ def _warn_if_splits_differ(files, metas, data_arg) -> None:
     data = data_arg or metas[0].get("dataset")
     if data in _FIXED_TEST_SETS:
         return
+    default = TrainConfig.defaults()
     splits = {
-        (c.get("seed", 0), c.get("test_size", 0.2))
+        (c.get("seed", default["seed"]), c.get("test_size", default["test_size"]))
         for c in ((m.get("config") or {}) for m in metas)
     }
     if len(splits) > 1:
@@ -99,24 +106,33 @@ def _warn_if_splits_differ(files, metas, data_arg) -> None:
         )
 
 
-def _data_for(model_file, meta: dict, args):
-    """The test data for a model file's metadata and the data arguments."""
-    from ..train import load_data
+# Data settings that shape training, not the test split: left to the flags.
+_TRAINING_ONLY = ("limit_train", "limit_test", "val_fraction", "augment", "download")
 
+
+def _data_for(model_file, meta: dict, args):
+    """The test data for a model file's metadata and the data arguments: the run's
+    recorded data settings (its seed and test split), the flags given on top."""
     cfg = dict(meta.get("config") or {})
     data = args.data or meta.get("dataset") or cfg.get("data")
     if not data:
         raise ValueError(f"{model_file}: no dataset recorded; pass --data")
+    settings = TrainConfig.settings()
+    recorded = {
+        k: v
+        for k, v in cfg.items()
+        if k in settings and settings[k].section == "data" and k not in _TRAINING_ONLY
+    }
     shape = tuple(meta.get("input_shape") or ())
     size = list(shape[1:]) if data == "folder" and len(shape) == 3 else None
     dcfg = {
+        **recorded,
         "data": data,
         "data_dir": args.data_dir if args.data_dir or args.data else cfg.get("data_dir"),
-        "download": bool(getattr(args, "download", False)),
+        "download": bool(args.download),
         "invert": bool((meta.get("normalisation") or {}).get("invert")),
-        "seed": cfg.get("seed", 0),
-        "test_size": cfg.get("test_size", 0.2),
-        "limit_test": args.limit,
+        "seed": cfg.get("seed", TrainConfig.defaults()["seed"]),
+        "limit_test": args.limit_test,
         "size": size,
     }
     d = load_data(dcfg)
@@ -128,9 +144,6 @@ def _data_for(model_file, meta: dict, args):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..losses import MSELoss, SoftmaxCrossEntropy
-    from ..train import classification_report, evaluate, predict
-
     model, meta, d = load_for_eval(args)
     model_on_device(model, args.device)
     classify = d.task == "classification"
@@ -153,14 +166,10 @@ def run(args: argparse.Namespace) -> int:
         out["confusion_matrix"] = rep["confusion_matrix"]
         plot = args.plot or (Path(args.out) / "confusion_matrix.png" if args.out else None)
         if plot:
-            from ..train.plots import plot_confusion_matrix
-
             title = Path(name).stem if not members else f"ensemble of {len(members)}"
             written = plot_confusion_matrix(rep["confusion_matrix"], names, plot, title)
             out["plot"] = str(written)
     if args.out:
-        from ..io import atomic_write_bytes
-
         atomic_write_bytes(Path(args.out) / "report.json", [json.dumps(out, indent=1).encode()])
     if args.json:
         emit_json(out)

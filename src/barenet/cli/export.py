@@ -6,6 +6,8 @@ import argparse
 
 import numpy as np
 
+from ..export import IR_VERSION, OPSET, export_onnx
+from ..io import load_file
 from ._common import out_file_arg, shape_arg
 
 
@@ -39,7 +41,7 @@ def compare_with_onnxruntime(model, path, shape, batch_sizes=(1, 7), seed: int =
     """Worst relative difference max|ort - barenet| / max|barenet| over random inputs
     in [0, 1) of each batch size (barenet in eval mode, float32)."""
     try:
-        import onnxruntime as ort
+        import onnxruntime as ort  # optional engine: barenet[onnx]
     except ImportError:
         raise ImportError("--check needs onnxruntime: pip install barenet[onnx]") from None
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -61,9 +63,6 @@ def compare_with_onnxruntime(model, path, shape, batch_sizes=(1, 7), seed: int =
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..export import IR_VERSION, OPSET, export_onnx
-    from ..io import load_file
-
     model, meta = load_file(args.model_file)
     shape = args.input_shape or tuple(meta.get("input_shape") or ())
     if not shape:

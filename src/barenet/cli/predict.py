@@ -12,6 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import kaggle_test, load_image, write_submission
+from ..io import atomic_write_bytes
+from ..train import predict
 from ._common import (
     MODEL_SUFFIXES,
     add_device_arg,
@@ -59,8 +62,6 @@ def add_parser(sub) -> None:
 
 
 def _images(paths: list[str], shape: tuple[int, ...]) -> np.ndarray:
-    from ..data import load_image
-
     if len(shape) != 3 or shape[0] != 1:
         raise ValueError(
             f"predict: image files need a greyscale image model (1, H, W), this one takes {shape}"
@@ -93,10 +94,6 @@ def split_paths(paths: list[str]) -> tuple[list[str], list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data import kaggle_test, write_submission
-    from ..io import atomic_write_bytes
-    from ..train import predict
-
     model_files, args.inputs = split_paths(list(args.paths))
     csv_in = len(args.inputs) == 1 and args.inputs[0].lower().endswith(".csv")
     if csv_in and not args.out:

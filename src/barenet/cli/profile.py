@@ -7,9 +7,12 @@ import os
 
 import numpy as np
 
-from ._common import add_device_arg, int_arg, model_on_device, shape_arg
+import barenet as bn
 
-NAMES = ("mlp", "cnn-small", "cnn-deep")
+from ..core.device import to_device
+from ..core.memory import check_fits, forward_bytes, nbytes_of
+from ..models import MODELS, build_model
+from ._common import add_device_arg, int_arg, model_on_device, shape_arg
 
 
 def add_parser(subparsers) -> None:
@@ -38,71 +41,18 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _known_names() -> tuple[str, ...]:
-    try:
-        from ..models import MODELS
-    except ImportError:
-        return NAMES
-    return tuple(MODELS)
-
-
-def build_named(name: str, input_shape: tuple[int, ...], num_classes: int):
-    """The benchmark's models; ``barenet.models.build_model`` when that module exists."""
-    try:
-        from ..models import build_model
-    except ImportError:
-        build_model = None
-    if build_model is not None:
-        return build_model(name, input_shape, num_classes)
-    import barenet as bn
-
-    if name == "mlp":
-        return bn.Sequential(
-            bn.Flatten(), bn.Linear(int(np.prod(input_shape)), 256), bn.LeakyReLU(0.01),
-            bn.Linear(256, 128), bn.LeakyReLU(0.01), bn.Linear(128, num_classes),
-        )  # fmt: skip
-    if name in NAMES and len(input_shape) != 3:
-        raise ValueError(f"{name}: expected an input shape C,H,W, got {input_shape}")
-    c, h, w = input_shape
-    if name == "cnn-small":
-        return bn.Sequential(
-            bn.Conv2d(c, 32, 3, padding=1), bn.ReLU(), bn.MaxPool2d(2),
-            bn.Conv2d(32, 64, 3, padding=1), bn.ReLU(), bn.MaxPool2d(2),
-            bn.Flatten(), bn.Linear(64 * (h // 4) * (w // 4), 128), bn.ReLU(),
-            bn.Linear(128, num_classes),
-        )  # fmt: skip
-    if name == "cnn-deep":
-        layers, cin = [], c
-        for ch, pad in ((16, 0), (32, 0), (64, 1)):
-            layers += [bn.Conv2d(cin, ch, 3, padding=pad), bn.ReLU()]
-            layers += [bn.Conv2d(ch, ch, 3, padding=pad), bn.ReLU(), bn.MaxPool2d(2)]
-            h, w, cin = (h - 4 + 4 * pad) // 2, (w - 4 + 4 * pad) // 2, ch
-        if h < 1 or w < 1:
-            raise ValueError(f"cnn-deep: input {input_shape} is too small for three conv blocks")
-        return bn.Sequential(
-            *layers, bn.Flatten(), bn.Linear(64 * h * w, 50), bn.ReLU(), bn.Dropout(0.5),
-            bn.Linear(50, num_classes), bn.Dropout(0.5),
-        )  # fmt: skip
-    raise ValueError(f"unknown model {name!r}: expected one of {', '.join(NAMES)} or a file")
-
-
 def run(args: argparse.Namespace) -> int:
-    import barenet as bn
-    from barenet.core.device import to_device
-    from barenet.core.memory import check_fits, forward_bytes, nbytes_of
-    from barenet.profiler import profile
+    from ..profiler import profile  # CLI start: the profiler loads when a profile runs
 
     dtype = np.dtype(args.dtype)
     shape = tuple(args.input_shape)
     bn.seed(args.seed)
-    if args.model in _known_names():
-        model = build_named(args.model, shape, args.classes)
+    if args.model in MODELS:
+        model = build_model(args.model, shape, args.classes)
     elif os.path.exists(args.model):
         model = bn.load(args.model)
     else:
-        raise ValueError(
-            f"{args.model!r} is neither a model file nor one of {', '.join(_known_names())}"
-        )
+        raise ValueError(f"{args.model!r} is neither a model file nor one of {', '.join(MODELS)}")
     model_on_device(model.to(dtype), args.device).train()
     # A step keeps every layer's output for backward, and backward makes a gradient of
     # each: about three times the forward's outputs, checked before the batch exists.

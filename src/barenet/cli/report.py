@@ -9,7 +9,7 @@ from ._common import out_dir_arg
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..experiments import build_report
+    from ..experiments import build_report  # CLI start: the experiments load when it runs
 
     md, page = build_report(args.runs_dir, args.out, title=args.title, refresh=args.refresh)
     print(f"wrote {md} and {page}")

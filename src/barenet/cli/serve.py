@@ -52,7 +52,7 @@ def _on_sigterm(signum, frame) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..serve import DrawingApp, DrawingServer
+    from ..serve import DrawingApp, DrawingServer  # CLI start: the server loads when it runs
 
     app = DrawingApp.from_file(args.model_file)
     try:

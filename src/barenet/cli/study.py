@@ -13,17 +13,15 @@ import contextlib
 import sys
 import time
 
-from ._common import out_dir_arg
+from ._common import add_setting_args, out_dir_arg
 from .sweep import add_common, executor_args, parse_overrides
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..experiments.executors import make_executor
-    from ..experiments.reported import reported_lines
-    from ..experiments.results import load_sweep
-    from ..experiments.studies import STUDIES, load_study, run_study
-    from ..experiments.sweep import plan_sweep
+    # CLI start: the experiments load only when a study runs
+    from ..experiments import executors, reported, results, studies, sweep
 
+    STUDIES, load_study = studies.STUDIES, studies.load_study
     if args.list:
         for n in STUDIES:
             print(f"{n:18s} {load_study(n).get('title', '')}")
@@ -38,7 +36,7 @@ def _run(args: argparse.Namespace) -> int:
     names = STUDIES if args.name == "all" else [args.name]
     if args.data_dir and not args.data:
         raise ValueError("--data-dir needs --data")
-    executor = make_executor(**executor_args(args))
+    executor = executors.make_executor(**executor_args(args))
     overrides = parse_overrides(args.set, args.device)
     if args.data:
         overrides.update(data=args.data, **({"data_dir": args.data_dir} if args.data_dir else {}))
@@ -48,12 +46,12 @@ def _run(args: argparse.Namespace) -> int:
         if args.data and is_sine and args.name != "all":
             raise ValueError(f"study {n} fits the sine curve; --data does not apply to it")
         per_study[n] = _without_data(overrides) if is_sine else overrides
-        plan_sweep(load_study(n), quick=args.quick, overrides=per_study[n])
+        sweep.plan_sweep(load_study(n), quick=args.quick, overrides=per_study[n])
     # One connection (one local Ray) for all the studies asked for.
     with getattr(executor, "session", contextlib.nullcontext)():
         for n in names:
             t0 = time.perf_counter()
-            out = run_study(
+            out = studies.run_study(
                 n,
                 args.out,
                 quick=args.quick,
@@ -62,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
                 executor=executor,
             )
             print(f"study {n}: {time.perf_counter() - t0:.1f} s -> {out}")
-            for line in reported_lines(load_sweep(out)):
+            for line in reported.reported_lines(results.load_sweep(out)):
                 print(f"  {line}")
     return 0
 
@@ -78,12 +76,13 @@ def add_parser(subparsers) -> None:
     p.add_argument("name", nargs="?", help="study name, or 'all'")
     p.add_argument("--out", type=out_dir_arg, default="runs", help="parent folder of the study")
     p.add_argument("--list", action="store_true", help="list the studies and exit")
-    p.add_argument(
-        "--data",
-        metavar="DATASET",
-        help="run on this dataset instead of the study's own (e.g. mnist with --data-dir); "
-        "the sine study keeps its sine data",
+    add_setting_args(
+        p,
+        ["data", "data_dir"],
+        notes={
+            "data": "instead of the study's own (e.g. mnist with --data-dir); the sine study "
+            "keeps its sine data"
+        },
     )
-    p.add_argument("--data-dir", metavar="DIR", help="where the dataset's files are")
     add_common(p)
     p.set_defaults(func=_run)

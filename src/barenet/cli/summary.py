@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..core.memory import check_forward_fits
+from ..io import load_file
+from ..models import MODELS, build_model
+from ..train.summary import summary
 from ._common import int_arg, json_object_arg, shape_arg
 
 
@@ -35,11 +39,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.memory import check_forward_fits
-    from ..io import load_file
-    from ..models import MODELS, build_model
-    from ..train.summary import summary
-
     if Path(args.model).is_file():
         model, meta = load_file(args.model)
         shape = args.input_shape or tuple(meta.get("input_shape") or ())

@@ -92,6 +92,7 @@ def executor_args(args: argparse.Namespace) -> dict:
     if args.executor == "pool" and args.address is not None:
         raise ValueError("--address needs --executor ray")
     if args.executor == "ray":
+        # CLI start: the experiments load only when a sweep runs
         from ..experiments.executors.ray_cluster import import_ray
 
         import_ray()  # a missing Ray fails here, with the extra to install
@@ -104,11 +105,10 @@ def executor_args(args: argparse.Namespace) -> dict:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..experiments import load_config, run_sweep
-    from ..experiments.executors import make_executor
-    from ..experiments.studies import finish_sweep
+    # CLI start: the experiments load only when a sweep runs
+    from ..experiments import executors, load_config, run_sweep, studies
 
-    executor = make_executor(**executor_args(args))
+    executor = executors.make_executor(**executor_args(args))
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else Path("runs") / str(cfg.get("name"))
     results = run_sweep(
@@ -118,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
         overrides=parse_overrides(args.set, args.device),
         executor=executor,
     )
-    files = finish_sweep(out, figures=not args.no_figures)
+    files = studies.finish_sweep(out, figures=not args.no_figures)
     failed = [r for r in results if r["status"] == "failed"]
     print(
         f"{len(results) - len(failed)} of {len(results)} runs finished; "

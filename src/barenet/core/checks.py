@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from .backend import backend_name
+from .config import get_default_dtype
 from .device import check_same_device
 
 
@@ -83,8 +84,6 @@ def as_input(layer, x, dtype=None, like=None):
     if dtype is not None and x.dtype != dtype:
         x = x.astype(dtype)
     elif dtype is None and x.dtype.kind != "f":
-        from .config import get_default_dtype
-
         x = x.astype(get_default_dtype())
     return x
 

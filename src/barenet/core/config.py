@@ -10,6 +10,8 @@ import sys
 
 import numpy as np
 
+from ..runtime import seeds_numpy_global
+
 _default_dtype: np.dtype = np.dtype(np.float32)
 _rng: np.random.Generator = np.random.default_rng()
 _last_seed: int | None = None
@@ -38,9 +40,8 @@ def seed(n: int) -> None:
         raise ValueError(f"seed: expected a non-negative int, got {n!r}")
     _rng = np.random.default_rng(int(n))
     _last_seed = int(n)
-    from ..runtime import seed_numpy_global
-
-    seed_numpy_global(int(n))
+    if seeds_numpy_global():
+        np.random.seed(int(n) % 2**32)
     cupy = sys.modules.get("cupy")
     if cupy is not None:
         try:

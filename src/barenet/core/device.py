@@ -19,6 +19,7 @@ from types import ModuleType
 import numpy as np
 
 from .backend import backend_name
+from .config import last_seed
 
 INSTALL_HINT = "pip install barenet[gpu]"
 
@@ -32,7 +33,7 @@ def require_cupy() -> ModuleType:
     :class:`GPUUnavailableError` otherwise."""
     first = "cupy" not in sys.modules
     try:
-        import cupy
+        import cupy  # optional engine: CuPy, barenet[gpu]
     except Exception as exc:  # noqa: BLE001 - ImportError, or a broken CUDA install
         raise GPUUnavailableError(
             f"the GPU backend needs CuPy ({type(exc).__name__}: {exc}); {INSTALL_HINT}"
@@ -49,8 +50,6 @@ def require_cupy() -> ModuleType:
             f"CuPy finds no CUDA GPU on this machine; one is needed ({INSTALL_HINT} installs CuPy)"
         )
     if first:
-        from .config import last_seed
-
         if last_seed() is not None:  # barenet.seed ran before CuPy was loaded
             cupy.random.seed(last_seed())
     return cupy

@@ -20,7 +20,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+try:
+    import resource  # POSIX only
+except ImportError:  # pragma: no cover - depends on the platform
+    resource = None
+
 import numpy as np
+
+from .module import Residual, Sequential
 
 __all__ = [
     "MemoryLimitError",
@@ -79,9 +86,7 @@ def _meminfo() -> int | None:
 
 
 def _address_space_left() -> int | None:
-    try:
-        import resource  # POSIX only
-    except ImportError:  # pragma: no cover - depends on the platform
+    if resource is None:  # pragma: no cover - not POSIX
         return None
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
     if soft == resource.RLIM_INFINITY:
@@ -138,8 +143,6 @@ def forward_bytes(model, in_shape: tuple[int, ...], dtype) -> int | None:
     """Bytes a training forward of ``model`` on a batch of ``in_shape`` keeps: the input
     and the output of every layer (what backward needs), from each layer's
     ``output_shape``. None where some layer cannot tell its output shape."""
-    from .module import Residual, Sequential
-
     item = np.dtype(dtype).itemsize
 
     def size(shape) -> int:

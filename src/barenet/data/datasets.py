@@ -229,7 +229,7 @@ def digits(
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """``(x_train, y_train), (x_test, y_test)``; stratified, the same for the same seed."""
     try:
-        from sklearn.datasets import load_digits
+        from sklearn.datasets import load_digits  # optional engine: scikit-learn, barenet[all]
     except ImportError:  # pragma: no cover - depends on the environment
         raise ImportError(
             "the 8x8 digits ship with scikit-learn: pip install scikit-learn (or barenet[all])"

@@ -30,7 +30,7 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (".bmp", ".png", ".jpg", ".jpeg")
 
 def _pil():
     try:
-        from PIL import Image
+        from PIL import Image  # optional engine: Pillow, barenet[all]
     except ImportError:  # pragma: no cover - depends on the environment
         raise ImportError(
             "reading image folders needs Pillow: pip install pillow (or barenet[all])"

@@ -14,15 +14,13 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from ..core.config import get_rng
+
 __all__ = ["DataLoader"]
 
 
 def _default_seed() -> int:
     """A seed from barenet's global generator (so ``barenet.seed(n)`` fixes it)."""
-    try:
-        from barenet.core.config import get_rng
-    except ImportError:  # pragma: no cover - core not importable
-        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1)
     return int(get_rng().integers(0, 2**63 - 1))
 
 

@@ -28,6 +28,7 @@ from .callbacks import AverageBatchNormStats, BroadcastState, GlobalMetrics
 from .comm import Communicator, abort_on_error, init, launched_size, share_cores
 from .data import ShardedLoader, shard_bounds
 from .optimizer import DistributedOptimizer, ShardedLoss
+from .parallel import data_parallel, distribute
 
 __all__ = [
     "AverageBatchNormStats",
@@ -45,24 +46,3 @@ __all__ = [
     "shard_bounds",
     "share_cores",
 ]
-
-
-def distribute(comm: Communicator, optimizer, loss_fn, loader: ShardedLoader):
-    """Wrap a run's optimizer and loss for ``comm``; returns ``(optimizer, loss_fn,
-    callbacks)``. Append the callbacks after the run's own (their positions in a
-    checkpoint then match a one-process run's)."""
-    loss = ShardedLoss(loss_fn)
-    opt = DistributedOptimizer(optimizer, comm, shard=loader, loss=loss)
-    callbacks = [BroadcastState(comm), GlobalMetrics(opt, loss), AverageBatchNormStats(comm)]
-    return opt, loss, callbacks
-
-
-def data_parallel(comm: Communicator, train, batch_size: int, optimizer, loss_fn, **loader_kw):
-    """Everything a training run changes to train over ``comm``: returns ``(loader,
-    optimizer, loss_fn, callbacks)`` for ``fit(model, loss_fn, optimizer, loader, ...,
-    callbacks=own + callbacks)``. ``train``: the whole ``(x, y)`` on every rank;
-    ``batch_size``: the global batch; ``loader_kw``: ``transform``, ``seed``, ..."""
-    x, y = train
-    loader = ShardedLoader(x, y, batch_size, comm, **loader_kw)
-    optimizer, loss_fn, callbacks = distribute(comm, optimizer, loss_fn, loader)
-    return loader, optimizer, loss_fn, callbacks

@@ -14,11 +14,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..core.module import Module
 from ..train.callbacks import Callback
-from .comm import Communicator
+
+if TYPE_CHECKING:
+    from .comm import Communicator
 
 __all__ = ["AverageBatchNormStats", "BroadcastState", "GlobalMetrics", "float_state"]
 

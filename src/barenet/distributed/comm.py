@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from .. import runtime
+from .parallel import data_parallel
 
 ABORT_GRACE_S = 0.3  # seconds a message printed before an abort has to reach the launcher
 
@@ -42,7 +43,7 @@ def launched_size() -> int:
 
 def _mpi():
     try:
-        from mpi4py import MPI
+        from mpi4py import MPI  # optional engine: mpi4py, barenet[mpi]
     except ImportError:
         raise ImportError(
             "data-parallel training needs mpi4py and an MPI: pip install barenet[mpi]"
@@ -79,6 +80,12 @@ class Communicator:
 
     def barrier(self) -> None:
         self.comm.Barrier()
+
+    def data_parallel(self, train, batch_size: int, optimizer, loss_fn, **loader_kw):
+        """:func:`~barenet.distributed.data_parallel` over this communicator: how a
+        training run that is handed one (``run_training(..., comm=comm)``) changes its
+        loader, optimizer, loss and callbacks without importing this package."""
+        return data_parallel(self, train, batch_size, optimizer, loss_fn, **loader_kw)
 
     def abort(self, code: int = 1) -> None:
         """End every rank of the job now (never returns). The launcher forwards each

@@ -13,11 +13,14 @@ most ``size - 1`` samples an epoch, the only difference from one process.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..data import DataLoader
-from .comm import Communicator
+
+if TYPE_CHECKING:
+    from .comm import Communicator
 
 __all__ = ["ShardedLoader", "shard_bounds"]
 

@@ -18,10 +18,13 @@ the same buffer: the global loss and accuracy cost no second message.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .comm import Communicator
+if TYPE_CHECKING:
+    from .comm import Communicator
+
 
 __all__ = ["DistributedOptimizer", "ShardedLoss"]
 

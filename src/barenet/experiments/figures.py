@@ -16,10 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from ..core.checks import is_number
+from ..io import load_file
+from ..layers import Conv2d
+from ..train import confusion_matrix, load_data, predict
 from . import plots
 from .grid import format_value
 from .metrics import METRICS, metric_of
-from .results import RunRecord, Sweep, by_point, grad_norm_series, run_values, summarize
+from .table import RunRecord, Sweep, by_point, grad_norm_series, summarize
 
 __all__ = ["make_figures"]
 
@@ -41,33 +44,24 @@ def _best_run(sweep: Sweep) -> RunRecord | None:
     key, higher = ("val_acc", True) if sweep.task == "classification" else ("test_mse", False)
 
     def score(r):
-        v = run_values(r)[key]
+        v = r.values[key]
         return -np.inf if v is None else (v if higher else -v)
 
     return max(done, key=score)
 
 
 def _load(run: RunRecord):
-    from ..io import load_file
-
     return load_file(run.path / "model.safetensors")
 
 
-def _data(run: RunRecord):
-    from ..train import load_data
-
-    return load_data(run.settings)
-
-
 def _model_figures(sweep: Sweep, fig_dir: Path, made: list[Path]) -> None:
-    from ..layers import Conv2d
-    from ..train import confusion_matrix, predict
-
+    """The figures of the best run's model: its file and its test data are read here,
+    the one thing the table does not hold."""
     best = _best_run(sweep)
     if best is None or not (best.path / "model.safetensors").is_file():
         return
     model, meta = _load(best)
-    d = _data(best)
+    d = load_data(best.settings)
     label = f"best run: {best.point}, seed {best.seed}"
     if sweep.task == "regression":
         curves = {}

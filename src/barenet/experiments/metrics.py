@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .results import Sweep, grad_norm_series, summarize
+from .table import Sweep, grad_norm_series, summarize
 
 __all__ = ["MetricSpec", "METRICS", "metric_of", "outcome_sentence", "grad_ratios"]
 

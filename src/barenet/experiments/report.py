@@ -20,16 +20,9 @@ from .figures import make_figures
 from .grid import format_value
 from .metrics import outcome_sentence
 from .reported import reported_lines
-from .results import (
-    COLUMNS,
-    Sweep,
-    find_sweeps,
-    fmt_mean_std,
-    load_sweep,
-    runs_cell,
-    summarize,
-    write_tables,
-)
+from .results import fmt_mean_std, runs_cell, write_tables
+from .studies import STUDIES
+from .table import COLUMNS, Sweep, find_sweeps, load_sweep, summarize
 
 __all__ = ["build_report", "FIGURE_ORDER"]
 
@@ -177,14 +170,14 @@ def _table_rows(sweep: Sweep) -> tuple[list[str], list[list[str]]]:
     return head, body
 
 
-def _order(paths: list[Path]) -> list[Path]:
-    from .studies import STUDIES
+def _order(sweeps: list[Sweep]) -> list[Sweep]:
+    """The shipped studies in their order, then the other sweeps by folder."""
 
-    def key(p: Path):
-        name = load_sweep(p).name
-        return (STUDIES.index(name) if name in STUDIES else len(STUDIES), str(p))
+    def key(sweep: Sweep):
+        name = sweep.name
+        return (STUDIES.index(name) if name in STUDIES else len(STUDIES), str(sweep.path))
 
-    return sorted(paths, key=key)
+    return sorted(sweeps, key=key)
 
 
 def build_report(
@@ -198,7 +191,7 @@ def build_report(
     sweep (or all, with ``refresh``) are drawn first; tables are rewritten."""
     runs_dir = Path(runs_dir)
     out = Path(out_dir) if out_dir is not None else runs_dir
-    sweeps = _order(find_sweeps(runs_dir))
+    sweeps = _order([load_sweep(p) for p in find_sweeps(runs_dir)])
     if not sweeps:
         raise FileNotFoundError(f"report: no sweep.json under {runs_dir}")
     what = f"{len(sweeps)} stud{'ies' if len(sweeps) != 1 else 'y'}"
@@ -208,8 +201,7 @@ def build_report(
         f"<p>{what} from <code>{html.escape(str(runs_dir))}</code>. In short:</p>",
     ]
     toc_at, items = len(body), []
-    for i, path in enumerate(sweeps):
-        sweep = load_sweep(path)
+    for i, sweep in enumerate(sweeps):
         write_tables(sweep)
         varied, fixed = _varied_text(sweep)
         sentence = outcome_sentence(sweep)

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..core.checks import is_finite_number
 from .metrics import METRICS
-from .results import Sweep, summarize
+from .table import Sweep, summarize
 
 __all__ = ["check_reported", "reported_lines"]
 

@@ -24,6 +24,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from ..train import TrainConfig
+from ..train.run import run_training
 from .executors import Executor, RunTask, make_executor
 from .executors.task import (
     DEFAULT_RUN_FN,
@@ -70,8 +72,6 @@ def plan_sweep(
 def check_run_settings(specs: list[RunSpec], sweep_name: str = "") -> None:
     """Check every run's settings as ``run_training`` would, before any run starts:
     ``ValueError`` listing the runs with bad settings (each distinct error once)."""
-    from ..train import TrainConfig
-
     errors: dict[str, list[str]] = {}
     for s in specs:
         try:
@@ -139,8 +139,6 @@ def run_sweep(
     Records: ``{"name", "point", "seed", "status": "done"|"skipped"|"failed",
     "metrics" | "error"}``.
     """
-    from ..train.run import run_training
-
     cfg, specs = plan_sweep(
         config, quick=quick, overrides=overrides, check=resolve(run_fn) is run_training
     )

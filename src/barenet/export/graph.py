@@ -30,7 +30,7 @@ class Tensor:
 def import_onnx():
     """The ``onnx`` package, or an ImportError that names the extra to install."""
     try:
-        import onnx
+        import onnx  # optional engine: onnx, barenet[onnx]
     except ImportError:
         raise ImportError("ONNX export needs the onnx package: pip install barenet[onnx]") from None
     return onnx

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .._version import __version__
 from ..core.module import Module, build
+from ..io import atomic_write_bytes
 from .graph import ExportError, OnnxGraph, Tensor, import_onnx
 from .layers import TRANSLATIONS
 
@@ -65,8 +67,6 @@ def _describe_input(shape: tuple[int, ...], meta: dict) -> str:
 
 
 def _metadata(model: Module, shape: tuple[int, ...], meta: dict) -> dict[str, str]:
-    from .. import __version__
-
     props = {
         "barenet_version": __version__,
         "barenet_spec": json.dumps(model.spec()),
@@ -134,8 +134,6 @@ def to_onnx(model: Module, input_shape=None, metadata: dict | None = None):
         producer_name="barenet",
         ir_version=IR_VERSION,
     )
-    from .. import __version__
-
     proto.producer_version = __version__
     helper.set_model_props(proto, _metadata(model, shape, meta))
     try:
@@ -153,8 +151,6 @@ def export_onnx(
     >>> bn.export_onnx(model, "model.onnx", input_shape=(1, 28, 28))
     Raises ExportError naming the first layer without an ONNX translation.
     """
-    from ..io import atomic_write_bytes
-
     proto = to_onnx(model, input_shape, metadata)
     path = Path(path)
     atomic_write_bytes(path, proto.SerializeToString())

@@ -9,8 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .._version import __version__
 from ..core.module import Module
+from ..io import load_file
 from ..layers import Softmax
+from ..train.summary import layer_table
 from .preprocess import InputSpec, prepare
 
 TOP_K = 5
@@ -48,8 +51,6 @@ class DrawingApp:
 
     @classmethod
     def from_file(cls, path: str | Path) -> DrawingApp:
-        from ..io import load_file
-
         model, meta = load_file(path)
         return cls(model, meta, Path(path).name)
 
@@ -91,9 +92,6 @@ class DrawingApp:
 
     def summary(self) -> dict:
         """The answer of ``GET /model``."""
-        from .. import __version__
-        from ..train.summary import layer_table
-
         spec, meta = self.spec, self.meta
         config = meta.get("config") or {}
         metrics = meta.get("metrics") or {}

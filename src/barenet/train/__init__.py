@@ -14,7 +14,7 @@ from .callbacks import (
     make_schedule,
 )
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, read_run_file, settings_reference
 from .history import History
 from .interrupts import ForcedInterrupt, Terminated, interrupts_handled
 from .metrics import accuracy, classification_report, confusion_matrix, precision_recall_f1
@@ -64,9 +64,11 @@ __all__ = [
     "precision_recall_f1",
     "predict",
     "ProgressBar",
+    "read_run_file",
     "run_training",
     "summary",
     "save_checkpoint",
+    "settings_reference",
     "train_run",
     "train_step",
     "write_run",

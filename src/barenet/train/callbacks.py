@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import checkpoint as ck
+
 __all__ = [
     "Callback",
     "CosineLR",
@@ -171,8 +173,6 @@ class ModelCheckpoint(_Monitor):
         return self._last_written is not None
 
     def on_epoch_end(self, ctx) -> None:
-        from . import checkpoint as ck
-
         if self.save_best and self._improved(_monitored(ctx, self.monitor, "ModelCheckpoint")):
             self.best = _monitored(ctx, self.monitor, "ModelCheckpoint")
             self._pending_best = ck.checkpoint_payload(ctx)
@@ -190,8 +190,6 @@ class ModelCheckpoint(_Monitor):
             self._flush(ctx)
 
     def _flush(self, ctx, last: bool = True) -> None:
-        from . import checkpoint as ck
-
         if self._pending_best is not None:
             ck.write_checkpoint(self.best_path, self._pending_best)
             self._pending_best = None

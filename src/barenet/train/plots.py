@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..plotting import new_figure, save_figure
+from ..plotting import integer_ticks, new_figure, save_figure
 
 __all__ = ["plot_confusion_matrix", "plot_learning_curves", "plot_regression"]
 
@@ -19,8 +19,6 @@ __all__ = ["plot_confusion_matrix", "plot_learning_curves", "plot_regression"]
 def plot_learning_curves(history, path: str | os.PathLike, title: str = "") -> Path:
     """Loss (train and validation) per epoch, with the per-step training loss
     faintly behind it, and accuracy in a second panel when there is one."""
-    from matplotlib.ticker import MaxNLocator
-
     recs = history.epochs
     ep = np.array([r["epoch"] for r in recs], dtype=float)
     has_acc = any(r.get("train_acc") is not None for r in recs)
@@ -51,7 +49,7 @@ def plot_learning_curves(history, path: str | os.PathLike, title: str = "") -> P
     if np.isfinite(col("val_loss")).any():
         ax.plot(ep, col("val_loss"), "s-", color="tab:orange", ms=3, label="validation")
     ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(integer_ticks())
     ax.set_ylabel("loss")
     if len(steps) and np.nanmin(steps) > 0 and np.nanmax(steps) / np.nanmin(steps) > 50:
         ax.set_yscale("log")
@@ -64,7 +62,7 @@ def plot_learning_curves(history, path: str | os.PathLike, title: str = "") -> P
         if np.isfinite(col("val_acc")).any():
             ax.plot(ep, 100 * col("val_acc"), "s-", color="tab:orange", ms=3, label="validation")
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(integer_ticks())
         ax.set_ylabel("accuracy (%)")
         ax.set_title(f"{title} accuracy".strip())
         ax.grid(alpha=0.3)

@@ -50,7 +50,7 @@ class ProgressBar(Callback):
         if not _is_tty():
             return
         try:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # optional engine: tqdm, barenet[all]
         except ImportError:
             return
         self._bar = tqdm(

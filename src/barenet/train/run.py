@@ -15,8 +15,10 @@ data (and, to resume, the checkpoint), only rank 0 writes files, prints and
 evaluates; the other ranks return ``{"rank": r}``, and a divergence is an error
 (raised on the rank that saw it), not a result.
 
-Files written: ``model.safetensors`` (weights, architecture, and metadata: class
-names, input shape, task, normalisation, config, final metrics), ``history.csv``,
+Files written: ``config.toml`` (the resolved settings, when training starts:
+``barenet train --config config.toml`` runs them again), ``model.safetensors``
+(weights, architecture, and metadata: class names, input shape, task,
+normalisation, config, final metrics), ``history.csv``,
 ``history.json``, ``checkpoints/{last,best}.safetensors`` (resumable),
 ``learning_curves.png`` and ``confusion_matrix.png`` (or ``fit.png`` for a 1-D
 regression), and ``metrics.json`` last, so its presence means the run finished.
@@ -44,14 +46,17 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import optim
 from ..core.config import seed as _seed
+from ..data import load_dataset, parse_augment, stratified_split
 from ..io import atomic_write_bytes, save
 from ..losses import MSELoss, SoftmaxCrossEntropy
 from ..models import build_model
+from . import plots
 from .callbacks import Callback, EarlyStopping, GradientNormRecorder, ModelCheckpoint, make_schedule
 from .checkpoint import load_checkpoint
 from .config import DEFAULT_LR, TrainConfig
-from .history import History
+from .history import History, _clean
 from .interrupts import Terminated
 from .metrics import classification_report
 from .trainer import TrainingDiverged, evaluate, fit, predict
@@ -76,8 +81,6 @@ def make_optimizer(
     name: str, params, lr: float | None = None, weight_decay: float = 0.0, momentum: float = 0.9
 ):
     """``sgd|momentum|nesterov|adagrad|rmsprop|adam|adamw`` with ``lr`` (or its default)."""
-    from .. import optim
-
     key = str(name).lower()
     if key not in DEFAULT_LR:
         raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(DEFAULT_LR)}")
@@ -109,29 +112,29 @@ def _subsample(x, y, n, seed):
 
 def load_data(cfg: TrainConfig | dict):
     """The dataset of ``cfg`` as a ``DatasetSplit``, inverted and subsampled as asked.
-    ``cfg``: a :class:`TrainConfig` or a dict with (some of) its data settings."""
-    from ..data import load_dataset
-
+    ``cfg``: a :class:`TrainConfig` or a dict with (some of) its data settings (the
+    others, and those given as ``None``, take TrainConfig's defaults)."""
     if isinstance(cfg, TrainConfig):
         cfg = {k: getattr(cfg, k) for k in TrainConfig.keys()}
-    kw = {k: cfg[k] for k in ("n_train", "n_test") if cfg.get(k) is not None}
-    if cfg.get("size"):
+    cfg = {**CONFIG_DEFAULTS, **{k: v for k, v in cfg.items() if v is not None}}
+    kw = {k: cfg[k] for k in ("n_train", "n_test") if cfg[k] is not None}
+    if cfg["size"]:
         kw["size"] = tuple(int(s) for s in cfg["size"])
     d = load_dataset(
         cfg["data"],
-        cfg.get("data_dir"),
-        download=bool(cfg.get("download")),
-        seed=int(cfg.get("seed") or 0),
-        test_size=float(cfg.get("test_size", 0.2)),
+        cfg["data_dir"],
+        download=bool(cfg["download"]),
+        seed=int(cfg["seed"]),
+        test_size=float(cfg["test_size"]),
         **kw,
     )
     if cfg.get("invert"):
         if d.task != "classification" or len(d.input_shape) != 3:
             raise ValueError(f"invert applies to image datasets, not {d.name!r}")
         d.x_train, d.x_test = 1.0 - d.x_train, 1.0 - d.x_test
-    s = int(cfg.get("seed") or 0)
-    d.x_train, d.y_train = _subsample(d.x_train, d.y_train, cfg.get("limit_train"), s)
-    d.x_test, d.y_test = _subsample(d.x_test, d.y_test, cfg.get("limit_test"), s + 1)
+    s = int(cfg["seed"])
+    d.x_train, d.y_train = _subsample(d.x_train, d.y_train, cfg["limit_train"], s)
+    d.x_test, d.y_test = _subsample(d.x_test, d.y_test, cfg["limit_test"], s + 1)
     return d
 
 
@@ -139,8 +142,6 @@ def _val_split(d, frac: float, seed: int):
     if not frac:
         return (d.x_train, d.y_train), None
     if d.task == "classification":
-        from ..data import stratified_split
-
         tr, va = stratified_split(d.y_train, frac, seed)
     else:
         perm = np.random.default_rng([seed, 3]).permutation(len(d.x_train))
@@ -223,7 +224,8 @@ def _check_splits(cfg: TrainConfig, d, train, val) -> None:
         )
         raise ValueError(
             f"{d.name}: the test split is empty ({how}); give more data, or set test_size "
-            f"to 0 (barenet train --test-fraction 0) to train without a test split"
+            f"to 0 (barenet train --test-size 0, formerly --test-fraction 0) to train without a "
+            "test split"
         )
 
 
@@ -262,8 +264,6 @@ def build_run(config: TrainConfig | dict, out_dir: str | os.PathLike, *, comm=No
     opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum)
     transform = None
     if cfg.augment:
-        from ..data import parse_augment
-
         transform = parse_augment(cfg.augment) or None
     callbacks: list[Callback] = [ckpt]
     sched = make_schedule(cfg.schedule, cfg.epochs, lr=cfg.effective_lr)
@@ -276,10 +276,9 @@ def build_run(config: TrainConfig | dict, out_dir: str | os.PathLike, *, comm=No
     callbacks += cfg.callbacks
     batches = train
     if comm is not None:
-        from ..distributed import data_parallel
-
-        batches, opt, loss_fn, more = data_parallel(
-            comm, train, cfg.batch_size, opt, loss_fn, transform=transform, seed=cfg.seed
+        # barenet.distributed builds on this package: the communicator brings its wiring
+        batches, opt, loss_fn, more = comm.data_parallel(
+            train, cfg.batch_size, opt, loss_fn, transform=transform, seed=cfg.seed
         )
         callbacks += more  # after the run's own: a checkpoint's callback order is kept
     return TrainingRun(
@@ -307,6 +306,7 @@ def train_run(run: TrainingRun) -> TrainingOutcome:
     cfg = run.config
     if run.writer:
         run.out.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(run.out / "config.toml", [cfg.to_toml().encode()])
     try:
         history = fit(
             run.model,
@@ -435,8 +435,6 @@ def write_run(run: TrainingRun, outcome: TrainingOutcome) -> dict:
     if cfg.plots:
         _plots(run, history, report)
     metrics["wall_time_s"] = time.perf_counter() - run.t_start
-    from .history import _clean
-
     atomic_write_bytes(out / "metrics.json", [json.dumps(_clean(metrics), indent=1).encode()])
     if report is not None:
         atomic_write_bytes(out / "test_report.json", [json.dumps(report, indent=1).encode()])
@@ -462,11 +460,6 @@ def run_training(config: TrainConfig | dict, out_dir: str | os.PathLike, *, comm
 
 
 def _plots(run: TrainingRun, history, report) -> None:
-    try:
-        from . import plots
-    except ImportError as exc:  # pragma: no cover - matplotlib is in [all]
-        print(f"warning: no plots ({exc})", file=sys.stderr)
-        return
     d, out = run.data, run.out
     title = f"{run.config.model} on {d.name}"
     try:

@@ -40,7 +40,9 @@ import numpy as np
 from ..core.backend import array_module, backend_name
 from ..core.device import as_numpy, scope, to_device
 from ..core.module import Module
+from ..data import DataLoader
 from .callbacks import Callback
+from .checkpoint import restore_training
 from .history import History
 from .interrupts import ForcedInterrupt, Terminated, held_interrupts, interrupts_handled
 from .progress import ProgressBar
@@ -186,9 +188,6 @@ def fit(
     :class:`ModelCheckpoint`): weights, optimizer, RNGs, data order, history and
     callback state are restored and training continues up to ``epochs``.
     """
-    from ..data import DataLoader
-    from .checkpoint import restore_training
-
     if task not in ("classification", "regression"):
         raise ValueError(f"fit: task must be 'classification' or 'regression', got {task!r}")
     if int(epochs) < 0:

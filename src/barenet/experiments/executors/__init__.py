@@ -18,35 +18,13 @@ dropped silently.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from .pool import PoolExecutor
+from .ray_cluster import RayExecutor
+from .task import Executor, Finish, RunTask
 
-from .task import RunFn
-
-__all__ = ["EXECUTORS", "Executor", "RunTask", "make_executor"]
+__all__ = ["EXECUTORS", "Executor", "Finish", "RunTask", "make_executor"]
 
 EXECUTORS = ("pool", "ray")
-
-
-@dataclass
-class RunTask:
-    """One pending run: its name, the settings handed to the run function, its folder."""
-
-    name: str
-    settings: dict
-    run_dir: str
-
-
-Finish = Callable[[RunTask, dict], None]
-
-
-class Executor(Protocol):
-    """Runs tasks and reports each one's result through ``finish``."""
-
-    name: str
-
-    def run(self, run_fn: RunFn | str, tasks: Sequence[RunTask], finish: Finish) -> None: ...
 
 
 def make_executor(
@@ -80,11 +58,7 @@ def make_executor(
     if kind == "ray":
         if workers is not None:
             raise ValueError("workers applies to the pool executor; Ray runs as many as fit")
-        from .ray_cluster import RayExecutor
-
         return RayExecutor(address, cpus_per_run=int(cpus_per_run), max_retries=int(max_retries))
     if address is not None:
         raise ValueError("address applies to the ray executor, not to the pool")
-    from .pool import PoolExecutor
-
     return PoolExecutor(workers, cpus_per_run=int(cpus_per_run), max_retries=int(max_retries))

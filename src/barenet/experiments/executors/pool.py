@@ -9,8 +9,7 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
 from ... import runtime
-from . import RunTask
-from .task import RunFn, execute, record_failure
+from .task import RunFn, RunTask, execute, record_failure
 
 __all__ = ["PoolExecutor"]
 

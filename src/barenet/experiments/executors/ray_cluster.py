@@ -31,8 +31,7 @@ import socket
 import tempfile
 from collections.abc import Sequence
 
-from . import RunTask
-from .task import RunFn, execute, record_failure
+from .task import RunFn, RunTask, execute, record_failure
 
 __all__ = ["RayExecutor", "import_ray", "check_reachable"]
 
@@ -56,7 +55,7 @@ def local_temp_dir() -> str:
 def import_ray():
     """``ray``, or an ``ImportError`` naming the extra to install."""
     try:
-        import ray
+        import ray  # optional engine: Ray, barenet[ray]
     except ImportError:
         raise ImportError("--executor ray needs Ray: pip install barenet[ray]") from None
     return ray

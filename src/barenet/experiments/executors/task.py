@@ -17,14 +17,19 @@ import json
 import os
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from ...io import atomic_write_bytes
 from ...runtime import pinned_threads
 
 __all__ = [
     "DEFAULT_RUN_FN",
+    "Executor",
+    "Finish",
+    "RunTask",
     "LAST_CHECKPOINT",
     "RunFn",
     "execute",
@@ -37,6 +42,26 @@ __all__ = [
 DEFAULT_RUN_FN = "barenet.train:run_training"
 LAST_CHECKPOINT = "checkpoints/last.safetensors"  # where run_training keeps its last state
 RunFn = Callable[[dict, str], dict]
+
+
+@dataclass
+class RunTask:
+    """One pending run: its name, the settings handed to the run function, its folder."""
+
+    name: str
+    settings: dict
+    run_dir: str
+
+
+Finish = Callable[[RunTask, dict], None]
+
+
+class Executor(Protocol):
+    """Runs tasks and reports each one's result through ``finish``."""
+
+    name: str
+
+    def run(self, run_fn: RunFn | str, tasks: Sequence[RunTask], finish: Finish) -> None: ...
 
 
 def write_json(path: str | os.PathLike, obj) -> None:

@@ -14,7 +14,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from ..figures import make_figures
 from ..grid import load_config
+from ..results import write_tables
+from ..sweep import DEFAULT_RUN_FN, run_sweep
+from ..table import load_sweep
 
 __all__ = ["STUDIES", "study_path", "load_study", "run_study", "finish_sweep"]
 
@@ -38,9 +42,6 @@ def load_study(name: str) -> dict:
 def finish_sweep(sweep_dir: str | os.PathLike, figures: bool = True) -> list[Path]:
     """Tables and (unless ``figures`` is false) figures of a sweep folder; returns the
     files written."""
-    from ..figures import make_figures
-    from ..results import load_sweep, write_tables
-
     sweep = load_sweep(sweep_dir)
     return write_tables(sweep) + (make_figures(sweep) if figures else [])
 
@@ -63,8 +64,6 @@ def run_study(
     write its tables and figures; returns the study's folder. ``executor``,
     ``address`` and ``cpus_per_run`` are :func:`~barenet.experiments.run_sweep`'s
     (``executor`` a name or an :class:`~barenet.experiments.executors.Executor`)."""
-    from ..sweep import DEFAULT_RUN_FN, run_sweep
-
     out = Path(out_root) / name
     run_sweep(
         load_study(name),

@@ -92,7 +92,7 @@ def _blas_controllers() -> list:
     """The BLAS libraries whose thread count can be set (empty without threadpoolctl)."""
     global _blas
     if _blas is None:
-        try:
+        try:  # optional engine: threadpoolctl, loaded when used
             from threadpoolctl import ThreadpoolController
 
             _blas = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
