@@ -15,6 +15,7 @@ from . import data, init, optim
 from .core.config import get_default_dtype, get_rng, seed, set_default_dtype
 from .core.dispatch import kernels
 from .core.module import Module, Parameter, Residual, Sequential, build
+from .doctor import check_layer, trace
 from .ensemble import Ensemble
 from .export import ExportError, export_onnx
 from .gradcheck import GradcheckResult, gradcheck
@@ -66,6 +67,7 @@ __all__ = [
     "SoftmaxCrossEntropy",
     "Tanh",
     "build",
+    "check_layer",
     "data",
     "export_onnx",
     "get_default_dtype",
@@ -78,4 +80,5 @@ __all__ = [
     "save",
     "seed",
     "set_default_dtype",
+    "trace",
 ]

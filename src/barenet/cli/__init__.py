@@ -28,6 +28,9 @@ COMMANDS = [
     "report",
     "export",
     "serve",
+    "check",
+    "exercise",
+    "trace",
 ]
 
 EXIT_OK = 0
