@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +37,13 @@ class GoodScale(bn.Module):
 class HalfScale(GoodScale):
     def backward(self, dy):
         return super().backward(dy) * 0.5
+
+
+class MyLinear(bn.Linear):
+    """A subclass of a barenet layer: it has the known twin torch.nn.Linear."""
+
+    def backward(self, dy):
+        return super().backward(dy) * 2
 
 
 class Raises(GoodScale):
@@ -97,6 +105,19 @@ def test_check_a_wrong_col2im_names_the_overlapping_positions(layers, capsys):
     assert "1 of 3 tensor(s) wrong: input (missing-accumulation)" in out
 
 
+def test_the_readme_example_of_a_wrong_col2im(capsys):
+    example = Path(__file__).resolve().parents[2] / "examples" / "wrong_col2im.py"
+    args = '{"in_channels": 3, "out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1}'
+    argv = ["check", f"{example}:MyConv2d", "--input-shape", "2,3,9,9", "--args", args]
+    assert main([*argv, "--twin", "none"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("MyConv2d (Conv2d(3→4)) on input (2, 3, 9, 9), float64")
+    assert "1 of 3 tensor(s) wrong: input (missing-accumulation)" in out
+    assert "rows 1, 3, 5, 7 and columns 1, 3, 5, 7 of each 9x9 map" in out
+    main([*argv, "--twin", "none"])
+    assert capsys.readouterr().out.splitlines()[3] == out.splitlines()[3]  # seeded weights
+
+
 def test_check_json_is_exactly_the_documented_object(layers, capsys):
     rc = main(["check", f"{layers}:HalfScale", "--input-shape", "4,3", "--args", '{"n": 3}',
                "--json"])  # fmt: skip
@@ -112,6 +133,22 @@ def test_check_json_is_exactly_the_documented_object(layers, capsys):
     assert main(["check", f"{layers}:GoodScale", "--input-shape", "4,3", "--args", '{"n": 3}',
                  "--json"]) == 0  # fmt: skip
     assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+@pytest.mark.torch
+def test_check_compares_a_subclass_of_a_barenet_layer_with_its_known_twin(layers, capsys):
+    pytest.importorskip("torch")
+    argv = ["check", f"{layers}:MyLinear", "--input-shape", "4,3", "--args",
+            '{"in_features": 3, "out_features": 2}', "--json"]  # fmt: skip
+    assert main(argv) == 1
+    rows = {t["name"]: t for t in json.loads(capsys.readouterr().out)["tensors"]}
+    assert rows["input"]["diagnosis"] == "scaled" and rows["input"]["factor"] == pytest.approx(2)
+    assert rows["output vs torch.nn.Linear"]["diagnosis"] == "ok"
+    assert rows["input vs torch.nn.Linear"]["diagnosis"] == "scaled"
+    assert rows["weight vs torch.nn.Linear"]["diagnosis"] == "ok"
+    assert main([*argv, "--twin", "none"]) == 1
+    assert [t["name"] for t in json.loads(capsys.readouterr().out)["tensors"]] == [
+        "input", "weight", "bias"]  # fmt: skip
 
 
 def test_check_unusable_input_is_one_line_with_exit_2(layers, tmp_path, capsys):

@@ -171,6 +171,66 @@ def test_the_known_twin_of_barenet_layers_agrees(f64):
         assert len(twin_rows) == 1 + len(list(layer.parameters())) + 1
 
 
+def test_a_forward_that_casts_down_to_float32_is_noted():
+    class Float32Tanh(bn.Tanh):
+        def forward(self, x):
+            return super().forward(x).astype(np.float32)
+
+    report = check_layer(Float32Tanh(), (3, 4), twin=False)
+    assert any("the forward returns float32" in n for n in report.notes), report.notes
+    assert "note: the forward returns float32" in str(report)
+    assert check_layer(bn.Tanh(), (3, 4), twin=False).notes == []
+    wider = check_layer(_Returns(lambda x: x.astype(np.longdouble)), (3, 4), twin=False)
+    assert wider.ok and wider.notes == []  # wider than float64 rounds nothing away
+
+
+class _Returns(bn.Module):
+    """A layer whose forward is f(x) and whose backward passes dy through."""
+
+    def __init__(self, f):
+        super().__init__()
+        self.f = f
+
+    def forward(self, x):
+        return self.f(x)
+
+    def backward(self, dy):
+        return dy
+
+
+@pytest.mark.parametrize(
+    "f, says",
+    [
+        (lambda x: x.astype(int), "an array of int64, expected floats: an integer or boolean"),
+        (lambda x: x > 0, "an array of bool, expected floats"),
+        (lambda x: np.int64(3), "a scalar of int64, expected floats"),
+        (lambda x: x.astype(complex), "an array of complex128, expected an array of floats"),
+        (lambda x: x.astype(object), "an array of object, expected an array of floats"),
+        (lambda x: x.tolist(), "a list, expected an array of floats"),
+        (lambda x: None, "None, expected an array of floats"),
+        (lambda x: (x, "y"), "a str, expected an array of floats"),
+    ],
+)
+def test_a_forward_that_returns_no_floats_is_unusable_input(f, says):
+    with pytest.raises(DoctorInputError, match=r"_Returns\(\): forward returned " + says):
+        check_layer(_Returns(f), (2, 3), twin=False)
+
+
+@pytest.mark.torch
+def test_a_dropout_in_train_mode_is_not_compared_with_its_twin(f64):
+    pytest.importorskip("torch")
+    # On one element two forwards often draw the same mask: the twin's own generator is
+    # what rules the comparison out, not that chance.
+    for seed in range(6):
+        report = check_layer(bn.Dropout(0.5, seed=seed), (1, 1), seed=seed)
+        assert report.ok, str(report)
+        assert not any("vs torch.nn." in t.name for t in report.tensors)
+        assert "torch.nn.Dropout not compared: the forward draws random numbers" in report.notes
+    layer = bn.Dropout(0.5)
+    layer.eval()
+    assert "output vs torch.nn.Dropout" in check_layer(layer, (2, 3)).diagnoses
+
+
 @pytest.mark.torch
 def test_a_wrong_forward_shows_against_the_twin_only(f64):
     pytest.importorskip("torch")

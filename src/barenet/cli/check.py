@@ -41,10 +41,12 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--twin", default=None, metavar="torch.nn.NAME",
-        help="a PyTorch class computing the same (built with --args, the state dict copied)",
+        help="a PyTorch class computing the same (built with --args, the state dict copied); "
+        "by default the known twin of a barenet layer type and its subclasses when PyTorch "
+        "is installed; 'none' for no twin",
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
-    p.add_argument("--seed", default="0", help="seed of the input and of dy")
+    p.add_argument("--seed", default="0", help="seed of the weights, the input and dy")
     p.set_defaults(func=run)
 
 
@@ -63,6 +65,7 @@ def _args(text: str | None) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..core.config import seed as seed_all
     from ..doctor import DoctorInputError, LayerError, check_layer
     from ..doctor.loading import resolve
 
@@ -73,12 +76,13 @@ def run(args: argparse.Namespace) -> int:
             raise DoctorInputError(f"--input-shape: {exc}") from None
         if not args.seed.isdigit():
             raise DoctorInputError(f"--seed: expected a non-negative integer, got {args.seed!r}")
+        seed_all(int(args.seed))  # the layer's initial weights, for a reproducible report
         obj, kwargs, ctor_args = resolve(args.target, _args(args.args))
-        if args.twin is not None and "params" in kwargs:
+        twin = False if args.twin is not None and args.twin.lower() == "none" else args.twin
+        if twin and "params" in kwargs:
             raise DoctorInputError("--twin needs a layer class; NAME names two functions")
         if ctor_args is not None:
             kwargs["args"] = ctor_args  # what a named twin is built with
-        twin = args.twin if args.twin is not None else False
         report = check_layer(obj, shape, twin, seed=int(args.seed), **kwargs)
     except (DoctorInputError, LayerError) as exc:
         if getattr(args, "debug", False):

@@ -3,6 +3,7 @@ twin), each with a diagnosis. See ``barenet.doctor`` for the vocabulary."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -12,11 +13,13 @@ from .diagnose import Context, TensorCheck, diagnose
 from .geometry import geometry_of
 from .numeric import _flat, group_keys, numeric_gradient
 from .targets import DoctorInputError, ModuleTarget, Target, distinct_input, make_target
-from .twin import build_twin, run_twin
+from .twin import build_twin, draws_random, run_twin
 
 __all__ = ["CheckReport", "check_layer", "check_target"]
 
 _TWIN_TOL = 1e-8
+#: The largest input ``check_layer`` draws from ``input_shape`` (each element is perturbed).
+MAX_INPUT = 1_000_000
 
 
 @dataclass
@@ -90,6 +93,24 @@ def _outputs(y):
     return tuple(y) if isinstance(y, tuple) else (y,)
 
 
+def _unusable_output(part) -> str | None:
+    """What is wrong with one output of a forward (None when it is real floating point):
+    a gradient needs an output that varies with its input, so integers and booleans (piecewise
+    constant), complex numbers and anything that is not a number are refused."""
+    if part is None:
+        return "None, expected an array of floats"
+    if isinstance(part, (np.ndarray, np.generic, float, int)):
+        dtype = np.asarray(part).dtype
+        if dtype.kind == "f":
+            return None
+        what = f"an array of {dtype}" if isinstance(part, np.ndarray) else f"a scalar of {dtype}"
+        if dtype.kind in "iub":
+            return (f"{what}, expected floats: an integer or boolean output is constant "
+                    "between its steps and has no gradient to check")  # fmt: skip
+        return f"{what}, expected an array of floats"
+    return f"a {type(part).__name__}, expected an array of floats"
+
+
 def _same(a, b) -> np.ndarray | None:
     """Mask of the output elements that differ between two forwards, None if equal."""
     fa, fb = _flat(a), _flat(b)
@@ -133,10 +154,9 @@ def check_target(
     names = list(tgt.arrays)
     y1, y2 = tgt.forward(), tgt.forward()
     for part in _outputs(y1):
-        if not isinstance(part, np.ndarray) and not np.isscalar(part):
-            raise DoctorInputError(
-                f"{tgt.label}: forward returned a {type(part).__name__}, expected an array"
-            )
+        bad = _unusable_output(part)
+        if bad:
+            raise DoctorInputError(f"{tgt.label}: forward returned {bad}")
     differ = _same(y1, y2)
     if differ is not None:
         idx = [int(np.flatnonzero(differ)[0])]
@@ -151,6 +171,14 @@ def check_target(
             idx,
         )
         return report
+    low = sorted({str(np.asarray(p).dtype) for p in _outputs(y1)
+                  if np.asarray(p).dtype.itemsize < 8})  # fmt: skip
+    if low:
+        report.notes.append(
+            f"the forward returns {', '.join(low)}: the check runs in float64, and a layer that "
+            "casts its input or weights down rounds every finite difference (errors near 1e-3 "
+            "are that rounding)"
+        )
     if not all(np.isfinite(np.asarray(p, dtype=np.float64)).all() for p in _outputs(y1)):
         report.tensors = _uniform(names, "wrong", "the forward gives NaN or inf on a finite input")
         return report
@@ -192,6 +220,7 @@ def check_target(
     magnitude = float(np.abs(_flat(y1) * r).sum())
     atol = 100 * np.finfo(np.float64).eps * magnitude / eps
     consts = _constants(tgt, x, geo)
+    contexts: dict[str, Context] = {}
     for name in names:
         nm = numerics[name]
         scale = max(float(np.abs(nm.grad).max(initial=0)), floor, 1e-300)
@@ -204,6 +233,7 @@ def check_target(
             partial=nm.partial,
             constants=consts,
         )
+        contexts[name] = ctx
         tc = diagnose(
             name, run.grads.get(name), nm.grad, valid=valid, tol=tol, floor=floor, atol=atol,
             ctx=ctx,
@@ -219,7 +249,7 @@ def check_target(
         report.tensors.append(tc)
     _mutations(report, run)
     if twin is not False and not tgt.is_loss and tgt.layer is not None:
-        _twin_rows(report, tgt, twin, args, x, dy, names)
+        _twin_rows(report, tgt, twin, args, x, dy, contexts)
     return report
 
 
@@ -239,11 +269,16 @@ def _mutations(report: CheckReport, run) -> None:
         row.diagnosis, row.factor = "mutates-input", None
 
 
-def _twin_rows(report, tgt, twin, args, x, dy, names) -> None:
+def _twin_rows(report, tgt, twin, args, x, dy, contexts: dict[str, Context]) -> None:
+    """The output and each gradient against the twin's; a gradient's row is read with the
+    same patterns (windows, uses, constants) as its row against central differences."""
+    names = list(contexts)
     module, twin_name = build_twin(twin, tgt.layer, args)
     if module is None:
         return
-    if _same(tgt.forward(replay=False), tgt.forward(replay=False)) is not None:
+    # Two unreplayed forwards can agree by chance (a dropout on one element), hence both.
+    again = _same(tgt.forward(replay=False), tgt.forward(replay=False))
+    if draws_random(module) or again is not None:
         report.notes.append(f"{twin_name} not compared: the forward draws random numbers")
         return
     params = [n for n in names if n != "input"]
@@ -257,7 +292,7 @@ def _twin_rows(report, tgt, twin, args, x, dy, names) -> None:
     for name in names:
         if grads.get(name) is None:
             continue
-        ctx = Context(role="output", reference=twin_name)
+        ctx = dataclasses.replace(contexts[name], reference=twin_name)
         row = diagnose(f"{name} vs {twin_name}", run.grads.get(name), grads[name], tol=_TWIN_TOL,
                        ctx=ctx)  # fmt: skip
         report.tensors.append(row)
@@ -338,6 +373,13 @@ def check_layer(
             raise DoctorInputError(f"check_layer: bad input_shape {input_shape!r}") from None
         if not shape or min(shape) < 1:
             raise DoctorInputError(f"check_layer: bad input_shape {shape}: sizes must be >= 1")
+        size = int(np.prod(shape, dtype=object))
+        if size > MAX_INPUT:
+            raise DoctorInputError(
+                f"check_layer: input_shape {shape} has {size:,} elements; the check runs two "
+                f"forwards per element: give at most {MAX_INPUT:,} (a batch of 2 shows what a "
+                "larger one would)"
+            )
         x = distinct_input(shape, seed)
     tgt = make_target(
         layer_or_functions, x, params=params, args=args, target=target, fresh=fresh, seed=seed

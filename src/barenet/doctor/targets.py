@@ -349,13 +349,16 @@ class LossFunctionTarget(FunctionsTarget):
 
 
 def _label(obj) -> str:
+    name = type(obj).__name__
     lab = getattr(obj, "_label", None)
     if callable(lab):
         try:
-            return str(lab())
+            text = str(lab())
         except Exception:  # noqa: BLE001 - a user layer's own _label may need a forward first
-            pass
-    return type(obj).__name__
+            return name
+        # A subclass of a barenet layer inherits its label: name the user's class too.
+        return text if text.startswith(name) else f"{name} ({text})"
+    return name
 
 
 def distinct_input(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:

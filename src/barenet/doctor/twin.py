@@ -18,11 +18,21 @@ import numpy as np
 
 from .targets import DoctorInputError
 
-__all__ = ["build_twin", "run_twin", "torch_available"]
+__all__ = ["build_twin", "draws_random", "run_twin", "torch_available"]
 
 
 def torch_available() -> bool:
     return importlib.util.find_spec("torch") is not None
+
+
+def _has_known(layer) -> bool:
+    from ..core.module import Module
+    from ..testing import TORCH_TWINS
+
+    if not isinstance(layer, Module):
+        return False
+    types = [type(m) for m in layer.modules()] if layer._module_names else [type(layer)]
+    return all(any(c in TORCH_TWINS for c in t.__mro__) for t in types)
 
 
 def _known(layer):
@@ -70,6 +80,8 @@ def build_twin(twin, layer, args: dict | None = None):
         return None, ""
     if twin is not None and not torch_available():
         raise DoctorInputError("a PyTorch twin needs PyTorch (pip install barenet[oracle])")
+    if twin is None and not _has_known(layer):
+        return None, ""  # without importing torch
     import torch
 
     if twin is None:
@@ -112,6 +124,17 @@ def build_twin(twin, layer, args: dict | None = None):
     module.load_state_dict(ours, strict=True)
     module.train(bool(getattr(layer, "training", True)))
     return module, name
+
+
+def draws_random(module) -> bool:
+    """Whether the twin draws random numbers in its forward (a dropout in train mode with
+    p > 0): its generator is not barenet's, so its output cannot be compared."""
+    import torch
+
+    return any(
+        isinstance(m, torch.nn.modules.dropout._DropoutNd) and m.training and m.p > 0
+        for m in module.modules()
+    )
 
 
 def run_twin(module, x: np.ndarray, r, param_names: list[str]):
