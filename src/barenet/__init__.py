@@ -16,6 +16,7 @@ from ._version import __version__ as __version__
 from .core.config import get_default_dtype, get_rng, seed, set_default_dtype
 from .core.dispatch import kernels
 from .core.module import Module, Parameter, Residual, Sequential, build
+from .doctor import check_layer, trace
 from .ensemble import Ensemble
 from .export import ExportError, export_onnx
 from .gradcheck import GradcheckResult, gradcheck
@@ -65,6 +66,7 @@ __all__ = [
     "SoftmaxCrossEntropy",
     "Tanh",
     "build",
+    "check_layer",
     "data",
     "export_onnx",
     "get_default_dtype",
@@ -77,4 +79,5 @@ __all__ = [
     "save",
     "seed",
     "set_default_dtype",
+    "trace",
 ]

@@ -78,9 +78,10 @@ def _rng_holders(obj) -> list[np.random.Generator]:
     return gens
 
 
-def _blame_layers(run, model: Module, x: np.ndarray, **kw) -> dict[str, float]:
-    """The worst error of each leaf layer checked alone, on the input it received in one
-    forward of the model (``core.hooks.wrap_leaves`` captures them)."""
+def leaf_inputs(run, model: Module, x: np.ndarray) -> dict[str, tuple[Module, np.ndarray]]:
+    """name -> (leaf, a copy of the input it received) for every leaf layer of ``model``,
+    in call order, from one ``run(x)`` (a forward of the model; ``core.hooks.wrap_leaves``
+    captures them). A leaf called twice keeps its first input."""
     inputs: dict[str, tuple[Module, np.ndarray]] = {}
 
     def capture(name, leaf, call, xin):
@@ -89,7 +90,29 @@ def _blame_layers(run, model: Module, x: np.ndarray, **kw) -> dict[str, float]:
 
     with wrap_leaves(model, forward=capture):
         run(x)
+    return inputs
+
+
+def _blame_layers(run, model: Module, x: np.ndarray, **kw) -> dict[str, float]:
+    """The worst error of each leaf layer checked alone, on the input it received in one
+    forward of the model."""
+    inputs = leaf_inputs(run, model, x)
     return {name: gradcheck(leaf, xin, **kw).max_error for name, (leaf, xin) in inputs.items()}
+
+
+def central_differences(evaluate, arr: np.ndarray, eps: float):
+    """For each element i of ``arr`` (in place, whatever its memory order): yields
+    ``(i, evaluate() at arr[i] + eps, evaluate() at arr[i] - eps)``, restoring arr[i]
+    before yielding. The numeric derivative of a scalar f is (f₊ - f₋) / 2·eps; of an
+    array-valued one, the same difference is a column of its Jacobian."""
+    for i in np.ndindex(arr.shape):
+        old = arr[i]
+        arr[i] = old + eps
+        fp = evaluate()
+        arr[i] = old - eps
+        fm = evaluate()
+        arr[i] = old
+        yield i, fp, fm
 
 
 def gradcheck(
@@ -151,13 +174,7 @@ def gradcheck(
 
     def numeric(arr: np.ndarray) -> np.ndarray:
         g = np.zeros(arr.shape, dtype=np.float64)
-        for i in np.ndindex(arr.shape):  # in place, whatever arr's memory order
-            old = arr[i]
-            arr[i] = old + eps
-            fp = scalar(x)
-            arr[i] = old - eps
-            fm = scalar(x)
-            arr[i] = old
+        for i, fp, fm in central_differences(lambda: scalar(x), arr, eps):
             g[i] = (fp - fm) / (2 * eps)
         return g
 

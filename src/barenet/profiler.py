@@ -124,7 +124,9 @@ class _Timer:
         self.bwd.clear()
 
 
-def _snapshot(model: Module):
+def snapshot(model: Module):
+    """What a step changes in ``model``: its state dict, every parameter's gradient, the
+    generators of its layers and barenet's; ``restore`` puts them back."""
     state = model.state_dict()
     grads = [p.grad.copy() for p in model.parameters()]
     rngs = [
@@ -135,7 +137,8 @@ def _snapshot(model: Module):
     return state, grads, rngs, get_rng_state()
 
 
-def _restore(model: Module, snap) -> None:
+def restore(model: Module, snap) -> None:
+    """Put back what ``snapshot(model)`` took."""
     state, grads, rngs, global_rng = snap
     model.load_state_dict(state)
     for p, g in zip(model.parameters(), grads):
@@ -179,7 +182,7 @@ def profile(
         loss_fn = SoftmaxCrossEntropy()
     if loss_fn is not None and y is None:
         raise ValueError("profile: a loss_fn needs targets y")
-    snap = _snapshot(model)
+    snap = snapshot(model)
     timers = {id(m): (name or type(m).__name__, m, _Timer()) for name, m in model.leaves()}
 
     def timed_forward(_name, m, call, x):
@@ -228,7 +231,7 @@ def profile(
                 losses.append(t2 - t1)
     finally:
         model.needs_input_grad = wanted
-        _restore(model, snap)
+        restore(model, snap)
     rows = [
         LayerTiming(
             name,

@@ -34,6 +34,9 @@ COMMANDS = [
     "report",
     "export",
     "serve",
+    "check",
+    "exercise",
+    "trace",
 ]
 
 EXIT_OK = 0
