@@ -298,7 +298,7 @@ class _Recurrent(Module):
             dy, dstate = grad, None
         dtype = self._first.dtype
         if dy is not None:
-            dy = self._checked(dy, self._out_shape, "dy (the outputs' gradient)", dtype)
+            dy = self._checked(dy, self._out_shape, "dy", dtype)
         parts = (None,) * self.cell_states if dstate is None else self._parts(dstate)
         parts = tuple(
             None if p is None else self._checked(p, self._state_shape, "dstate", dtype)

@@ -11,13 +11,14 @@ def embedding_forward(idx, w):
 
 
 def embedding_backward(dy, cache, padding_idx=None):
-    """dW[k] = Σ over the positions i with idxᵢ = k of dyᵢ: repeated indices add up
-    (``add.at``, not ``dW[idx] = dy``, which would keep only one of them); the row of
-    ``padding_idx`` gets no gradient. Returns dW (num, dim)."""
-    idx, shape = cache
+    """dW = Oᵀ dy, O the one-hot rows of the indices (O[i, k] = [idxᵢ = k]): the lookup
+    is a Linear layer on one-hot vectors, so the row k of dW sums dyᵢ over every position
+    with idxᵢ = k (repeated indices add up); the row of ``padding_idx`` gets no gradient.
+    Returns dW (num, dim)."""
+    idx, (num, dim) = cache
     xp = array_module(dy)
-    dw = xp.zeros(shape, dy.dtype)
-    xp.add.at(dw, idx.reshape(-1), dy.reshape(-1, shape[1]))
+    onehot = (idx.reshape(-1, 1) == xp.arange(num)[None, :]).astype(dy.dtype)
+    dw = onehot.T @ dy.reshape(-1, dim)
     if padding_idx is not None:
         dw[padding_idx] = 0
     return dw
