@@ -11,7 +11,7 @@ from . import runtime
 
 runtime.at_import()  # process-wide settings, each with its opt-out: see barenet/runtime.py
 
-from . import data, init, optim
+from . import data, init, optim, sequence
 from .core.config import get_default_dtype, get_rng, seed, set_default_dtype
 from .core.dispatch import kernels
 from .core.module import Module, Parameter, Residual, Sequential, build
@@ -85,5 +85,6 @@ __all__ = [
     "optim",
     "save",
     "seed",
+    "sequence",
     "set_default_dtype",
 ]

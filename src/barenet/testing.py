@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import layers as L
+from . import sequence as S
 from .core.config import get_rng
 from .core.module import Module, Residual, Sequential, build, registered_types
+from .sequence.twins import SEQUENCE_TWINS
 
 __all__ = [
     "LAYER_CASES",
@@ -66,6 +68,7 @@ class LayerCase:
     # indices out of range, or not integers)
     bad_values: tuple[tuple[np.ndarray, type, tuple[str, ...]], ...] = field(default=())
     index_high: int | None = None  # "indices": the number of rows of the table
+    index_low: int = 0  # "indices": the smallest index drawn (1: no padding token 0)
 
     def make(self) -> Module:
         """A fresh layer, built in the current default dtype."""
@@ -82,7 +85,7 @@ class LayerCase:
         """An input of ``input_shape`` that suits the case's flags."""
         rng = np.random.default_rng(seed)
         if "indices" in self.flags:
-            return rng.integers(0, self.index_high, self.input_shape)
+            return rng.integers(self.index_low, self.index_high, self.input_shape)
         if "distinct" in self.flags:
             n = int(np.prod(self.input_shape))
             x = rng.permutation(n).reshape(self.input_shape) * 0.1 - n * 0.05
@@ -122,9 +125,19 @@ def grad_like(out, rng: np.random.Generator):
     return rng.standard_normal(out.shape).astype(out.dtype)
 
 
-def _case(id, layer_type, build, shape, *flags, bad=(), bad_values=(), high=None) -> LayerCase:
+def _case(
+    id, layer_type, build, shape, *flags, bad=(), bad_values=(), high=None, low=0
+) -> LayerCase:
     return LayerCase(
-        id, layer_type, build, tuple(shape), frozenset(flags), tuple(bad), tuple(bad_values), high
+        id,
+        layer_type,
+        build,
+        tuple(shape),
+        frozenset(flags),
+        tuple(bad),
+        tuple(bad_values),
+        high,
+        low,
     )
 
 
@@ -372,6 +385,44 @@ LAYER_CASES: tuple[LayerCase, ...] = (
         "GRU-3-layers-dropout", L.GRU, lambda: L.GRU(2, 3, 3, dropout=0.3), (3, 2, 2), "stochastic"
     ),
     _case(
+        "LanguageModel-lstm",
+        S.LanguageModel,
+        lambda: S.LanguageModel(7, 4, 5, vocabulary="abcdefg"),
+        (2, 4),
+        "indices",
+        "container",
+        high=7,
+    ),
+    _case(
+        "LanguageModel-gru-2-layers",
+        S.LanguageModel,
+        lambda: S.LanguageModel(6, 3, 4, num_layers=2, cell="gru"),
+        (3, 3),
+        "indices",
+        "container",
+        high=6,
+    ),
+    _case(
+        "Seq2Seq-lstm",
+        S.Seq2Seq,
+        lambda: S.Seq2Seq(6, 5, 3, embed_dim=3, hidden_size=4),
+        (3, 5),
+        "indices",
+        "container",
+        high=6,
+        low=1,
+    ),
+    _case(
+        "Seq2Seq-gru-2-layers",
+        S.Seq2Seq,
+        lambda: S.Seq2Seq(5, 4, 2, embed_dim=2, hidden_size=3, num_layers=2, cell="gru"),
+        (2, 4),
+        "indices",
+        "container",
+        high=5,
+        low=1,
+    ),
+    _case(
         "Sequential-mlp",
         Sequential,
         lambda: Sequential(L.Linear(4, 5), L.Tanh(), L.Linear(5, 3), L.Sigmoid()),
@@ -515,6 +566,7 @@ TORCH_TWINS: dict[type[Module], Callable] = {
     L.RNN: _twin_recurrent,
     L.LSTM: _twin_recurrent,
     L.GRU: _twin_recurrent,
+    **SEQUENCE_TWINS,
     L.Dropout: _twin_same_name("p"),
     L.Flatten: _twin_same_name(),
     L.ReLU: _twin_same_name(),

@@ -182,7 +182,9 @@ class _Recurrent(Module):
         if self.cell_states == 1:
             return (state,)
         if not isinstance(state, (tuple, list)) or len(state) != 2:
-            raise TypeError(f"{self._label()}: the state is a pair (h, c), got {type(state).__name__}")
+            raise TypeError(
+                f"{self._label()}: the state is a pair (h, c), got {type(state).__name__}"
+            )
         return tuple(state)
 
     def _initial_states(self, hx, n: int, unbatched: bool, xp, dtype) -> list[list]:
