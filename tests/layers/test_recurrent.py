@@ -9,7 +9,7 @@ import pytest
 
 import barenet as bn
 from barenet.fast.cpu import tuned
-from barenet.testing import grad_like, output_arrays
+from barenet.testing import grad_like, output_arrays, torch_twin
 from helpers import rel_err
 
 CONFIGS = [
@@ -108,7 +108,7 @@ def test_padded_sequences_match_torch_packed_sequences(cls, kw, f64):
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
     layer = cls(3, 4, **kw)
-    twin = bn.testing.torch_twin(layer)
+    twin = torch_twin(layer)
     x, hx, lengths = _inputs(layer)
     out, dx, dhx, grads, grad = _run(layer, x, hx, lengths)
     xt = torch.from_numpy(x).requires_grad_(True)
@@ -179,7 +179,11 @@ def test_unbatched_input_and_state():
 @pytest.mark.parametrize(
     "call, kind, words",
     [
-        (lambda m, x: m(x, (np.zeros((1, 2, 4)),) * 2), ValueError, ["LSTM(3→4", "(2, 2, 4)", "h0"]),
+        (
+            lambda m, x: m(x, (np.zeros((1, 2, 4)),) * 2),
+            ValueError,
+            ["LSTM(3→4", "(2, 2, 4)", "h0"],
+        ),
         (lambda m, x: m(x, np.zeros((2, 2, 4))), TypeError, ["LSTM(3→4", "(h, c)"]),
         (lambda m, x: m(x, lengths=[5, 6]), ValueError, ["LSTM(3→4", "[1, 5]", "6"]),
         (lambda m, x: m(x, lengths=[0, 5]), ValueError, ["LSTM(3→4", "[1, 5]"]),

@@ -105,6 +105,12 @@ def addition(
     p = np.asarray(pairs, np.int64)
     x, y = encode_queries(p, digits, reverse), _answers(p, digits)
     return AdditionData(
-        x[:n_train], y[:n_train], x[n_train:], y[n_train:], p[:n_train], p[n_train:],
-        digits, reverse,
-    )  # fmt: skip
+        x[:n_train],
+        y[:n_train],
+        x[n_train:],
+        y[n_train:],
+        p[:n_train],
+        p[n_train:],
+        digits,
+        reverse,
+    )

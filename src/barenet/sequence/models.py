@@ -137,8 +137,10 @@ class LanguageModel(Module):
         h = config_int("LanguageModel", config, "hidden_size", 256)
         layers = config_int("LanguageModel", config, "num_layers", 1)
         _, rnn = _cell("LanguageModel", config.get("cell", "lstm"))
-        rnn_spec = {"type": rnn.__name__, "config": {"input_size": e, "hidden_size": h,
-                                                     "num_layers": layers}}  # fmt: skip
+        rnn_spec = {
+            "type": rnn.__name__,
+            "config": {"input_size": e, "hidden_size": h, "num_layers": layers},
+        }
         return {
             "embedding.weight": (v, e),
             **_prefixed("rnn", rnn_spec),

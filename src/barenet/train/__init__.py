@@ -31,6 +31,7 @@ from .run import (
 )
 from .step import train_step
 from .summary import summary
+from .tbptt import TruncatedBPTT
 from .trainer import TrainContext, TrainingDiverged, evaluate, fit, predict
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "TrainingOutcome",
     "TrainingRun",
     "TrainingDiverged",
+    "TruncatedBPTT",
     "accuracy",
     "build_run",
     "classification_report",
