@@ -148,8 +148,7 @@ def _layer_types(case):
 
 def _fast_variants(case):
     """The fast paths a case can take: every column layout of a convolution (one image
-    per run, or the default runs), both max-pool paths, threads on the smallest jobs, a
-    recurrent loop split into batches of one sequence."""
+    per run, or the default runs), both max-pool paths, threads on the smallest jobs."""
     types = _layer_types(case)
     variants = [{}, {"parallel_min_bytes": 0}]
     if bn.Conv2d in types:
@@ -162,8 +161,6 @@ def _fast_variants(case):
         ]
     if bn.MaxPool2d in types:
         variants += [{"maxpool_2x2": False}, {"pool_piece_bytes": 16}]
-    if types & {bn.RNN, bn.LSTM, bn.GRU}:
-        variants.append({"recurrent_rows": 1})  # the loop over time on one-sequence batches
     return variants
 
 

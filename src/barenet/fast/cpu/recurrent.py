@@ -5,11 +5,10 @@ with every product that does not wait for the previous step taken out of the loo
   loop; in backward dW_ih = dAᵀ x, dW_hh = dAᵀ h₍ₜ₋₁₎, db = Σ dA and dx = dA W_ih are
   one GEMM each after it, over the gate gradients dA of every step kept in one buffer.
   Only h W_hhᵀ (forward) and dA W_hh (backward) stay in the loop.
-- The loop itself runs on batches of ``settings.recurrent_rows`` sequences side by side
-  (the sequences of a batch never meet), each batch on its own thread with a one-thread
-  BLAS: its small products and its element-wise work then fill both cores, where one
-  loop would leave a core idle during the element-wise part of every step. The batches
-  depend on the sizes only, so the numbers do not depend on the thread count.
+- The loop runs on the calling thread, its products on the BLAS's threads. (Running
+  halves of the batch side by side on two threads, each with a one-thread BLAS, was
+  measured slower: the many small element-wise calls of a step contend for the
+  interpreter lock instead of running in parallel.)
 - Gates, states and their gradients live in buffers allocated once per call, and the
   element-wise work runs in place in them.
 - σ(a) = 1 / (1 + e⁻ᵃ) and tanh a = 2σ(2a) - 1 cost one exp each (NumPy's float32 exp
@@ -25,12 +24,7 @@ keeps the state buffer that the outputs are read from.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
-
-from .parallel import for_each
-from .tuning import settings
 
 
 def _sigmoid_(a: np.ndarray) -> np.ndarray:
@@ -52,18 +46,6 @@ def _tanh_into(a: np.ndarray, out: np.ndarray) -> np.ndarray:
     np.divide(-2, out, out=out)
     out += 1
     return out
-
-
-def _each_batch(loop: Callable[[int, int], None], n: int) -> None:
-    """``loop(lo, hi)`` over batches of about ``settings.recurrent_rows`` sequences of
-    the N, side by side on the thread pool (one batch: right here, BLAS threads as they
-    are)."""
-    k = max(1, n // settings.recurrent_rows)
-    if k == 1:
-        loop(0, n)
-        return
-    bounds = [n * i // k for i in range(k + 1)]
-    for_each(lambda i, _slot: loop(bounds[i], bounds[i + 1]), k, gemm=True)
 
 
 def _projection(x: np.ndarray, w_ih: np.ndarray, bias) -> tuple[np.ndarray, np.ndarray]:
@@ -120,28 +102,26 @@ def rnn_forward(x, state, w_ih, w_hh, b_ih, b_hh, mask=None, nonlinearity="tanh"
     hs = _buffer(state[0], t_len, x.dtype)
     whh_t = np.ascontiguousarray(w_hh.T)
 
-    def loop(lo, hi):
-        tmp = np.empty((hi - lo, h), x.dtype)
-        for t in range(t_len):
-            np.matmul(hs[t, lo:hi], whh_t, out=tmp)
-            a = acts[t, lo:hi]  # the activations overwrite the pre-activations
-            a += tmp
-            if nonlinearity == "tanh":
-                _tanh_into(a, a)
-            else:
-                np.maximum(a, 0, out=a)
-            hs[t + 1, lo:hi] = a
-            _keep_where_missing(hs[t + 1, lo:hi], hs[t, lo:hi], _m(mask, t, lo, hi))
+    tmp = np.empty((n, h), x.dtype)
+    for t in range(t_len):
+        np.matmul(hs[t], whh_t, out=tmp)
+        a = acts[t]  # the activations overwrite the pre-activations
+        a += tmp
+        if nonlinearity == "tanh":
+            _tanh_into(a, a)
+        else:
+            np.maximum(a, 0, out=a)
+        hs[t + 1] = a
+        _keep_where_missing(hs[t + 1], hs[t], _m(mask, t))
 
-    _each_batch(loop, n)
     y = acts * mask[:, :, None] if mask is not None else hs[1:].copy()
     cache = (x2, x.shape, acts, hs, w_ih, w_hh, b_ih is not None, mask, nonlinearity)
     return y, (hs[t_len].copy(),), cache
 
 
-def _m(mask, t: int, lo: int, hi: int):
-    """mask[t, lo:hi] as an (rows, 1) column, or None."""
-    return None if mask is None else mask[t, lo:hi, None]
+def _m(mask, t: int):
+    """mask[t] as an (N, 1) column, or None."""
+    return None if mask is None else mask[t][:, None]
 
 
 def rnn_backward(dy, dstate, cache, need_dx=True):
@@ -152,18 +132,16 @@ def rnn_backward(dy, dstate, cache, need_dx=True):
     da = np.empty_like(acts)
     dh = _start(dstate[0], n, h, acts.dtype)
 
-    def loop(lo, hi):
-        for t in reversed(range(t_len)):
-            d, a, m = da[t, lo:hi], acts[t, lo:hi], _m(mask, t, lo, hi)
-            np.add(dy[t, lo:hi], dh[lo:hi], out=d)
-            if m is not None:
-                d *= m
-            d *= (1 - a * a) if nonlinearity == "tanh" else a > 0
-            carried = d @ w_hh
-            _keep_where_missing(carried, dh[lo:hi], m)
-            dh[lo:hi] = carried
+    for t in reversed(range(t_len)):
+        d, a, m = da[t], acts[t], _m(mask, t)
+        np.add(dy[t], dh, out=d)
+        if m is not None:
+            d *= m
+        d *= (1 - a * a) if nonlinearity == "tanh" else a > 0
+        carried = d @ w_hh
+        _keep_where_missing(carried, dh, m)
+        dh = carried
 
-    _each_batch(loop, n)
     da2 = da.reshape(t_len * n, h)
     dw_ih, dw_hh, db_ih, db_hh = _param_grads(da2, x2, hs[:-1].reshape(t_len * n, h))
     dx = (da2 @ w_ih).reshape(x_shape) if need_dx else None
@@ -193,30 +171,28 @@ def lstm_forward(x, state, w_ih, w_hh, b_ih, b_hh, mask=None):
     hs, cs = _buffer(state[0], t_len, x.dtype), _buffer(state[1], t_len, x.dtype)
     tcs = np.empty((t_len, n, h), x.dtype)  # tanh of each step's new cell
 
-    def loop(lo, hi):
-        tmp = np.empty((hi - lo, 4 * h), x.dtype)
-        ig = np.empty((hi - lo, h), x.dtype)
-        for t in range(t_len):
-            np.matmul(hs[t, lo:hi], whh_t, out=tmp)
-            a = gates[t, lo:hi]
-            a += tmp
-            _sigmoid_(a)
-            i, f, o, g = a[:, :h], a[:, h : 2 * h], a[:, 2 * h : 3 * h], a[:, 3 * h :]
-            g *= 2
-            g -= 1
-            c = cs[t + 1, lo:hi]
-            np.multiply(f, cs[t, lo:hi], out=c)
-            np.multiply(i, g, out=ig)
-            c += ig
-            _tanh_into(c, tcs[t, lo:hi])
-            np.multiply(o, tcs[t, lo:hi], out=hs[t + 1, lo:hi])
-            m = _m(mask, t, lo, hi)
-            if m is not None:  # the new state where the step exists, the old one else
-                tcs[t, lo:hi] *= m  # and y = o ⊙ tanh c only there, 0 else
-                _keep_where_missing(hs[t + 1, lo:hi], hs[t, lo:hi], m)
-                _keep_where_missing(c, cs[t, lo:hi], m)
+    tmp = np.empty((n, 4 * h), x.dtype)
+    ig = np.empty((n, h), x.dtype)
+    for t in range(t_len):
+        np.matmul(hs[t], whh_t, out=tmp)
+        a = gates[t]
+        a += tmp
+        _sigmoid_(a)
+        i, f, o, g = a[:, :h], a[:, h : 2 * h], a[:, 2 * h : 3 * h], a[:, 3 * h :]
+        g *= 2
+        g -= 1
+        c = cs[t + 1]
+        np.multiply(f, cs[t], out=c)
+        np.multiply(i, g, out=ig)
+        c += ig
+        _tanh_into(c, tcs[t])
+        np.multiply(o, tcs[t], out=hs[t + 1])
+        m = _m(mask, t)
+        if m is not None:  # the new state where the step exists, the old one else
+            tcs[t] *= m  # and y = o ⊙ tanh c only there, 0 else
+            _keep_where_missing(hs[t + 1], hs[t], m)
+            _keep_where_missing(c, cs[t], m)
 
-    _each_batch(loop, n)
     if mask is None:
         y = hs[1:].copy()
     else:
@@ -238,49 +214,46 @@ def lstm_backward(dy, dstate, cache, need_dx=True):
     da = np.empty_like(gates)
     dh, dc = _start(dstate[0], n, h, dtype), _start(dstate[1], n, h, dtype)
 
-    def loop(lo, hi):
-        rows = hi - lo
-        dh_t, dc_t, tmp = (np.empty((rows, h), dtype) for _ in range(3))
-        carried = np.empty((rows, h), dtype)
-        for t in reversed(range(t_len)):
-            a, tc, c_prev = gates[t, lo:hi], tcs[t, lo:hi], cs[t, lo:hi]
-            i, f, o, g = a[:, :h], a[:, h : 2 * h], a[:, 2 * h : 3 * h], a[:, 3 * h :]
-            m = _m(mask, t, lo, hi)
-            np.add(dy[t, lo:hi], dh[lo:hi], out=dh_t)
-            np.copyto(dc_t, dc[lo:hi])
-            if m is not None:
-                dh_t *= m
-                dc_t *= m
-            np.multiply(tc, tc, out=tmp)  # δc += δh ⊙ o ⊙ (1 - tanh² c)
-            np.subtract(1, tmp, out=tmp)
-            tmp *= o
-            tmp *= dh_t
-            dc_t += tmp
-            d = da[t, lo:hi]
-            di, df, do, dg = d[:, :h], d[:, h : 2 * h], d[:, 2 * h : 3 * h], d[:, 3 * h :]
-            np.subtract(1, i, out=di)  # di = δc ⊙ g ⊙ i(1 - i)
-            di *= i
-            di *= g
-            di *= dc_t
-            np.subtract(1, f, out=df)  # df = δc ⊙ c₍ₜ₋₁₎ ⊙ f(1 - f)
-            df *= f
-            df *= c_prev
-            df *= dc_t
-            np.subtract(1, o, out=do)  # do = δh ⊙ tanh c ⊙ o(1 - o)
-            do *= o
-            do *= tc
-            do *= dh_t
-            np.multiply(g, g, out=dg)  # dg = δc ⊙ i ⊙ (1 - g²)
-            np.subtract(1, dg, out=dg)
-            dg *= i
-            dg *= dc_t
-            np.matmul(d, whh, out=carried)
-            dc_t *= f
-            _keep_where_missing(carried, dh[lo:hi], m)
-            _keep_where_missing(dc_t, dc[lo:hi], m)
-            dh[lo:hi], dc[lo:hi] = carried, dc_t
+    dh_t, dc_t, tmp = (np.empty((n, h), dtype) for _ in range(3))
+    carried = np.empty((n, h), dtype)
+    for t in reversed(range(t_len)):
+        a, tc, c_prev = gates[t], tcs[t], cs[t]
+        i, f, o, g = a[:, :h], a[:, h : 2 * h], a[:, 2 * h : 3 * h], a[:, 3 * h :]
+        m = _m(mask, t)
+        np.add(dy[t], dh, out=dh_t)
+        np.copyto(dc_t, dc)
+        if m is not None:
+            dh_t *= m
+            dc_t *= m
+        np.multiply(tc, tc, out=tmp)  # δc += δh ⊙ o ⊙ (1 - tanh² c)
+        np.subtract(1, tmp, out=tmp)
+        tmp *= o
+        tmp *= dh_t
+        dc_t += tmp
+        d = da[t]
+        di, df, do, dg = d[:, :h], d[:, h : 2 * h], d[:, 2 * h : 3 * h], d[:, 3 * h :]
+        np.subtract(1, i, out=di)  # di = δc ⊙ g ⊙ i(1 - i)
+        di *= i
+        di *= g
+        di *= dc_t
+        np.subtract(1, f, out=df)  # df = δc ⊙ c₍ₜ₋₁₎ ⊙ f(1 - f)
+        df *= f
+        df *= c_prev
+        df *= dc_t
+        np.subtract(1, o, out=do)  # do = δh ⊙ tanh c ⊙ o(1 - o)
+        do *= o
+        do *= tc
+        do *= dh_t
+        np.multiply(g, g, out=dg)  # dg = δc ⊙ i ⊙ (1 - g²)
+        np.subtract(1, dg, out=dg)
+        dg *= i
+        dg *= dc_t
+        np.matmul(d, whh, out=carried)
+        dc_t *= f
+        _keep_where_missing(carried, dh, m)
+        _keep_where_missing(dc_t, dc, m)
+        dh[...], dc[...] = carried, dc_t
 
-    _each_batch(loop, n)
     da2 = da.reshape(t_len * n, 4 * h)
     dw_ih, dw_hh, db_ih, db_hh = _param_grads(da2, x2, hs[:-1].reshape(t_len * n, h), order=order)
     dx = (da2 @ w_ih[order]).reshape(x_shape) if need_dx else None
@@ -301,29 +274,27 @@ def gru_forward(x, state, w_ih, w_hh, b_ih, b_hh, mask=None):
     hs = _buffer(state[0], t_len, x.dtype)
     nh = np.empty((t_len, n, h), x.dtype)  # n_h = h W_hnᵀ + b_hn of each step, for dr
 
-    def loop(lo, hi):
-        gh = np.empty((hi - lo, 3 * h), x.dtype)
-        hn = np.empty((hi - lo, h), x.dtype)
-        for t in range(t_len):
-            np.matmul(hs[t, lo:hi], whh_t, out=gh)
-            if b_hh is not None:
-                gh += b_hh
-            a = gates[t, lo:hi]
-            rz = a[:, : 2 * h]
-            rz += gh[:, : 2 * h]
-            _sigmoid_(rz)
-            r, z, nn = a[:, :h], a[:, h : 2 * h], a[:, 2 * h :]
-            nh[t, lo:hi] = gh[:, 2 * h :]
-            np.multiply(r, nh[t, lo:hi], out=hn)
-            nn += hn
-            _tanh_into(nn, nn)
-            np.subtract(hs[t, lo:hi], nn, out=hn)  # hₜ = n + z ⊙ (hₜ₋₁ - n)
-            hn *= z
-            hn += nn
-            hs[t + 1, lo:hi] = hn
-            _keep_where_missing(hs[t + 1, lo:hi], hs[t, lo:hi], _m(mask, t, lo, hi))
+    gh = np.empty((n, 3 * h), x.dtype)
+    hn = np.empty((n, h), x.dtype)
+    for t in range(t_len):
+        np.matmul(hs[t], whh_t, out=gh)
+        if b_hh is not None:
+            gh += b_hh
+        a = gates[t]
+        rz = a[:, : 2 * h]
+        rz += gh[:, : 2 * h]
+        _sigmoid_(rz)
+        r, z, nn = a[:, :h], a[:, h : 2 * h], a[:, 2 * h :]
+        nh[t] = gh[:, 2 * h :]
+        np.multiply(r, nh[t], out=hn)
+        nn += hn
+        _tanh_into(nn, nn)
+        np.subtract(hs[t], nn, out=hn)  # hₜ = n + z ⊙ (hₜ₋₁ - n)
+        hn *= z
+        hn += nn
+        hs[t + 1] = hn
+        _keep_where_missing(hs[t + 1], hs[t], _m(mask, t))
 
-    _each_batch(loop, n)
     y = hs[1:].copy() if mask is None else hs[1:] * mask[:, :, None]
     cache = (x2, x.shape, gates, nh, hs, w_ih, w_hh, b_ih is not None, mask)
     return y, (hs[t_len].copy(),), cache
@@ -338,40 +309,38 @@ def gru_backward(dy, dstate, cache, need_dx=True):
     dgi, dgh = np.empty_like(gates), np.empty_like(gates)
     dh = _start(dstate[0], n, h, dtype)
 
-    def loop(lo, hi):
-        dh_t, tmp = np.empty((hi - lo, h), dtype), np.empty((hi - lo, h), dtype)
-        for t in reversed(range(t_len)):
-            a = gates[t, lo:hi]
-            r, z, nn = a[:, :h], a[:, h : 2 * h], a[:, 2 * h :]
-            m = _m(mask, t, lo, hi)
-            np.add(dy[t, lo:hi], dh[lo:hi], out=dh_t)
-            if m is not None:
-                dh_t *= m
-            d, e = dgi[t, lo:hi], dgh[t, lo:hi]
-            dr, dz, dn = d[:, :h], d[:, h : 2 * h], d[:, 2 * h :]
-            np.multiply(nn, nn, out=dn)  # daₙ = δh (1 - z)(1 - n²)
-            np.subtract(1, dn, out=dn)
-            np.subtract(1, z, out=tmp)
-            dn *= tmp
-            dn *= dh_t
-            np.subtract(1, r, out=dr)  # da_r = daₙ ⊙ n_h ⊙ r(1 - r)
-            dr *= r
-            dr *= nh[t, lo:hi]
-            dr *= dn
-            np.subtract(1, z, out=dz)  # da_z = δh ⊙ (hₜ₋₁ - n) ⊙ z(1 - z)
-            dz *= z
-            np.subtract(hs[t, lo:hi], nn, out=tmp)
-            dz *= tmp
-            dz *= dh_t
-            e[:, : 2 * h] = d[:, : 2 * h]
-            np.multiply(dn, r, out=e[:, 2 * h :])
-            carried = e @ w_hh
-            np.multiply(dh_t, z, out=tmp)
-            carried += tmp
-            _keep_where_missing(carried, dh[lo:hi], m)
-            dh[lo:hi] = carried
+    dh_t, tmp = np.empty((n, h), dtype), np.empty((n, h), dtype)
+    for t in reversed(range(t_len)):
+        a = gates[t]
+        r, z, nn = a[:, :h], a[:, h : 2 * h], a[:, 2 * h :]
+        m = _m(mask, t)
+        np.add(dy[t], dh, out=dh_t)
+        if m is not None:
+            dh_t *= m
+        d, e = dgi[t], dgh[t]
+        dr, dz, dn = d[:, :h], d[:, h : 2 * h], d[:, 2 * h :]
+        np.multiply(nn, nn, out=dn)  # daₙ = δh (1 - z)(1 - n²)
+        np.subtract(1, dn, out=dn)
+        np.subtract(1, z, out=tmp)
+        dn *= tmp
+        dn *= dh_t
+        np.subtract(1, r, out=dr)  # da_r = daₙ ⊙ n_h ⊙ r(1 - r)
+        dr *= r
+        dr *= nh[t]
+        dr *= dn
+        np.subtract(1, z, out=dz)  # da_z = δh ⊙ (hₜ₋₁ - n) ⊙ z(1 - z)
+        dz *= z
+        np.subtract(hs[t], nn, out=tmp)
+        dz *= tmp
+        dz *= dh_t
+        e[:, : 2 * h] = d[:, : 2 * h]
+        np.multiply(dn, r, out=e[:, 2 * h :])
+        carried = e @ w_hh
+        np.multiply(dh_t, z, out=tmp)
+        carried += tmp
+        _keep_where_missing(carried, dh, m)
+        dh = carried
 
-    _each_batch(loop, n)
     dgi2, dgh2 = dgi.reshape(t_len * n, 3 * h), dgh.reshape(t_len * n, 3 * h)
     dw_ih, dw_hh, db_ih, db_hh = _param_grads(dgi2, x2, hs[:-1].reshape(t_len * n, h), dgh2)
     dx = (dgi2 @ w_ih).reshape(x_shape) if need_dx else None

@@ -49,10 +49,6 @@ class Tuning:
     small_gemm_mnk: int = 1_000_000
     # Element-wise jobs with less output than this stay on the calling thread.
     parallel_min_bytes: int = 6 << 20
-    # RNN/LSTM/GRU run their loop over time on batches of about this many sequences side
-    # by side, each on its own thread with a one-thread BLAS (fewer sequences: one batch).
-    # The batches depend on this size alone, never on the thread count.
-    recurrent_rows: int = 32
 
 
 settings = Tuning()
