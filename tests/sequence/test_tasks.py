@@ -85,7 +85,9 @@ def test_training_lowers_the_loss_and_bpc_carries_the_state(f64):
     text = load_text()
     lm, h = _lm_run(text, 3)
     assert h.epochs[-1]["train_loss"] < h.epochs[0]["train_loss"] - 0.2
-    assert h.epochs[-1]["val_loss"] is not None
+    last = h.epochs[-1]
+    assert last["val_bpc"] == pytest.approx(last["val_loss"] / math.log(2))
+    assert last["train_perplexity"] == pytest.approx(math.exp(last["train_loss"]))
     ids = text.test[: 1 + 5 * 20]  # one row of 20 chunks of 5: the same as one forward
     lm.to(np.float64)
     bpc = bits_per_character(lm, ids, seq_len=5, batch_size=1)

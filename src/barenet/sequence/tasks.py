@@ -26,7 +26,7 @@ from ..data.text import TextData, bptt_arrays
 from ..losses import SoftmaxCrossEntropy
 from ..train.callbacks import Callback
 from ..train.history import History
-from ..train.tbptt import TruncatedBPTT
+from ..train.tbptt import LanguageModelMetrics, TruncatedBPTT
 from ..train.trainer import fit, predict
 from .models import LanguageModel, Seq2Seq
 
@@ -51,7 +51,8 @@ def fit_language_model(
     text read ``seq_len`` characters per step, the state carried across steps and reset
     each epoch; gradients clipped to ``clip_norm`` (None: not). With ``validate`` the
     held-out text, cut the same way, gives ``val_loss``/``val_acc`` each epoch (each
-    chunk from a zero state; :func:`bits_per_character` carries it)."""
+    chunk from a zero state; :func:`bits_per_character` carries it); each epoch's record
+    also holds ``train_bpc`` and ``val_bpc`` and the perplexities."""
     x, y = bptt_arrays(data.train, batch_size, seq_len)
     loader = DataLoader(x, y, batch_size, shuffle=False, seed=0)
     val = None
@@ -65,7 +66,7 @@ def fit_language_model(
         loader,
         val,
         epochs=epochs,
-        callbacks=[TruncatedBPTT(), *callbacks],
+        callbacks=[TruncatedBPTT(), LanguageModelMetrics(), *callbacks],
         verbose=verbose,
         resume=resume,
         clip_norm=clip_norm,

@@ -31,7 +31,7 @@ from .run import (
 )
 from .step import train_step
 from .summary import summary
-from .tbptt import TruncatedBPTT
+from .tbptt import LanguageModelMetrics, TruncatedBPTT
 from .trainer import TrainContext, TrainingDiverged, evaluate, fit, predict
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "GradientNormRecorder",
     "History",
     "LambdaCallback",
+    "LanguageModelMetrics",
     "ModelCheckpoint",
     "ReduceLROnPlateau",
     "StepLR",

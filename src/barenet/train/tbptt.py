@@ -18,8 +18,9 @@ import numpy as np
 
 from ..core.device import as_numpy, to_device
 from .callbacks import Callback
+from .metrics import bits_per_character, perplexity
 
-__all__ = ["TruncatedBPTT"]
+__all__ = ["LanguageModelMetrics", "TruncatedBPTT"]
 
 
 def _to_json(state):
@@ -103,3 +104,15 @@ class TruncatedBPTT(Callback):
         data = state.get("state")
         _from_json(data, "cpu")  # checked now: a bad one is refused before anything changes
         self.state, self._arrays = data, None
+
+
+class LanguageModelMetrics(Callback):
+    """Adds ``train_bpc``, ``train_perplexity`` (and ``val_bpc``, ``val_perplexity`` with
+    validation data) to each epoch's record, from its mean cross-entropy per character."""
+
+    def on_epoch_end(self, ctx) -> None:
+        for part in ("train", "val"):
+            loss = ctx.logs.get(f"{part}_loss")
+            if loss is not None:
+                ctx.logs[f"{part}_bpc"] = bits_per_character(loss)
+                ctx.logs[f"{part}_perplexity"] = perplexity(loss)
