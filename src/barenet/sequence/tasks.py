@@ -46,15 +46,19 @@ def fit_language_model(
     resume=None,
     verbose: bool | None = None,
     validate: bool = True,
+    carry_state: bool = True,
+    seed: int = 0,
 ) -> History:
     """Train ``model`` on ``data.train`` by truncated BPTT: ``batch_size`` rows of the
     text read ``seq_len`` characters per step, the state carried across steps and reset
-    each epoch; gradients clipped to ``clip_norm`` (None: not). With ``validate`` the
+    each epoch; gradients clipped to ``clip_norm`` (None: not). ``carry_state=False``:
+    every chunk starts from a zero state instead, and the chunks are shuffled each
+    epoch (by ``seed``). With ``validate`` the
     held-out text, cut the same way, gives ``val_loss``/``val_acc`` each epoch (each
     chunk from a zero state; :func:`bits_per_character` carries it); each epoch's record
     also holds ``train_bpc`` and ``val_bpc`` and the perplexities."""
     x, y = bptt_arrays(data.train, batch_size, seq_len)
-    loader = DataLoader(x, y, batch_size, shuffle=False, seed=0)
+    loader = DataLoader(x, y, batch_size, shuffle=not carry_state, seed=seed)
     val = None
     if validate:
         rows = max(1, min(batch_size, (len(data.test) - 1) // seq_len))
@@ -66,7 +70,7 @@ def fit_language_model(
         loader,
         val,
         epochs=epochs,
-        callbacks=[TruncatedBPTT(), LanguageModelMetrics(), *callbacks],
+        callbacks=[*([TruncatedBPTT()] if carry_state else []), LanguageModelMetrics(), *callbacks],
         verbose=verbose,
         resume=resume,
         clip_norm=clip_norm,
