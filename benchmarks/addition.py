@@ -3,10 +3,12 @@ report exact-match accuracy on held-out sums (no test sum is a training sum).
 
     python benchmarks/addition.py [--epochs 30] [--hidden 128] [--n-train 50000]
                                   [--n-test 5000] [--digits 3] [--lr 2e-3] [--batch 128]
-                                  [--seed 0] [--out DIR] [--resume]
+                                  [--schedule cosine] [--seed 0] [--out DIR] [--resume]
 
 Prints the held-out exact match after every epoch, the epoch the target (99 %) was first
-reached, and the wall time. ``--out`` keeps checkpoints (``DIR/checkpoints``) and the
+reached, and the wall time. ``--schedule`` is a learning-rate schedule as ``fit``'s
+callbacks parse it (``cosine``, ``step:10:0.5``, ``none``; cosine decay over the run by
+default). ``--out`` keeps checkpoints (``DIR/checkpoints``) and the
 model file; ``--resume`` continues from ``DIR/checkpoints/last.safetensors``.
 """
 
@@ -19,7 +21,7 @@ from pathlib import Path
 import barenet as bn
 from barenet.data.addition import addition, decode_answer
 from barenet.sequence import build_sequence_model, exact_match, fit_addition
-from barenet.train import LambdaCallback, ModelCheckpoint
+from barenet.train import LambdaCallback, ModelCheckpoint, make_schedule
 
 
 def main(argv=None) -> int:
@@ -33,6 +35,7 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--clip", type=float, default=1.0)
+    p.add_argument("--schedule", default="cosine")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--target", type=float, default=0.99)
     p.add_argument("--out", default=None)
@@ -59,6 +62,9 @@ def main(argv=None) -> int:
         )
 
     callbacks = [LambdaCallback(on_epoch_end=report)]
+    schedule = make_schedule(args.schedule, args.epochs, args.lr)
+    if schedule is not None:
+        callbacks.insert(0, schedule)
     resume = None
     if args.out:
         ckdir = Path(args.out) / "checkpoints"
