@@ -37,8 +37,12 @@ def _cases_module():
     return mod
 
 
-def measure(model: bn.Module, shape, folder: Path, seed: int = 0) -> tuple[str, float]:
-    """(checker verdict, worst relative difference) for one model."""
+def measure(
+    model: bn.Module, shape, folder: Path, seed: int = 0, indices=None
+) -> tuple[str, float]:
+    """(checker verdict, worst relative difference) for one model; ``indices`` (low,
+    high): it reads int64 tokens from that range. A recurrent layer is compared on its
+    outputs y (the first array of its (y, state))."""
     import onnx
     import onnxruntime as ort
 
@@ -53,8 +57,12 @@ def measure(model: bn.Module, shape, folder: Path, seed: int = 0) -> tuple[str, 
     rng = np.random.default_rng(seed)
     worst = 0.0
     for n in (1, 7):
-        x = rng.normal(size=(n, *shape)).astype(np.float32)
-        ours = np.asarray(model(x), np.float64)
+        if indices is None:
+            x = rng.normal(size=(n, *shape)).astype(np.float32)
+        else:
+            x = rng.integers(*indices, (n, *shape))
+        out = model(x)
+        ours = np.asarray(out[0] if isinstance(out, tuple) else out, np.float64)
         theirs = session.run(None, {"input": x})[0].astype(np.float64)
         worst = max(worst, float(np.abs(theirs - ours).max() / max(np.abs(ours).max(), 1e-30)))
     return verdict, worst
@@ -75,7 +83,9 @@ def main() -> None:
         for case in cases.layer_cases():
             bn.seed(0)
             model = cases.randomise_statistics(case.make())
-            verdict, worst = measure(model, case.input_shape[1:], folder)
+            high = getattr(case, "index_high", None)
+            indices = None if high is None else (case.index_low, high)
+            verdict, worst = measure(model, case.input_shape[1:], folder, indices=indices)
             rows.append(
                 ("layer", case.id, case.layer_type.__name__, case.input_shape[1:], verdict, worst)
             )

@@ -200,3 +200,42 @@ def test_mse_gradcheck():
     for red in ("mean", "sum"):
         res = bn.gradcheck(bn.MSELoss(red), y, t)
         assert res.max_error < TOL, str(res)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("eps", [0.0, 0.2])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_sequence_cross_entropy_with_padding_matches_torch(eps, reduction):
+    """(N, T, K) logits of a time-distributed Linear, (N, T) labels with padded steps
+    marked by ignore_index: torch's cross_entropy on (N, K, T) with the same index."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal((3, 6, 5)) * 2
+    y = rng.integers(0, 5, (3, 6))
+    y[0, 4:], y[2, 1:] = -100, -100
+    loss_fn = bn.SoftmaxCrossEntropy(reduction, label_smoothing=eps, ignore_index=-100)
+    loss = loss_fn(z, y)
+    zt = torch.from_numpy(z).requires_grad_(True)
+    lt = torch.nn.functional.cross_entropy(
+        zt.permute(0, 2, 1), torch.from_numpy(y), reduction=reduction, label_smoothing=eps
+    )
+    lt.backward()
+    assert abs(loss - lt.item()) / abs(lt.item()) < 1e-12
+    grad = loss_fn.backward()
+    assert grad.shape == z.shape and rel_err(grad, zt.grad.numpy()) < 1e-12
+    assert not grad[2, 1:].any()  # padded steps get no gradient
+
+
+def test_sequence_cross_entropy_gradient_and_the_all_padding_batch():
+    rng = np.random.default_rng(6)
+    y = rng.integers(0, 4, (2, 3))
+    y[1, 2] = -1
+    res = bn.gradcheck(bn.SoftmaxCrossEntropy(ignore_index=-1), rng.standard_normal((2, 3, 4)), y)
+    assert res.max_error < 1e-7, str(res)
+    loss_fn = bn.SoftmaxCrossEntropy(ignore_index=-1)
+    assert loss_fn(rng.standard_normal((2, 3, 4)), np.full((2, 3), -1)) == 0.0
+    assert not loss_fn.backward().any()
+    with pytest.raises(ValueError, match=r"labels \(2, 3\) or probabilities \(2, 3, 4\)"):
+        loss_fn(rng.standard_normal((2, 3, 4)), np.zeros((2, 4), int))
+    with pytest.raises(ValueError, match=r"\[0, 4\) \(or -1: ignored\).*\[-2, -2"):
+        loss_fn(rng.standard_normal((2, 3, 4)), np.full((2, 3), -2))

@@ -163,3 +163,40 @@ def test_load_state_dict_rejects_mismatched_state():
     with pytest.raises(ValueError, match="shape"):
         fresh.load_state_dict(bad)
     assert fresh.state == {} and fresh.lr == 1e-3  # unchanged after the failure
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["sgd-momentum", "adam", "rmsprop", "adagrad", "adamw"])
+def test_clip_norm_matches_torch_clip_grad_norm_before_each_step(name):
+    torch = pytest.importorskip("torch")
+    ours_name, theirs_name, kw = CONFIGS[name]
+    params = _params()
+    tparams = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    opt = getattr(optim, ours_name)(params, clip_norm=0.5, **kw)
+    topt = getattr(torch.optim, theirs_name)(tparams, **kw)
+    clipped = 0
+    for t in range(20):
+        for p in params:
+            p.grad[...] = _grad(p.data, t) * (t % 4)  # some steps under the bound
+        for tp in tparams:
+            tp.grad = torch.from_numpy(_grad(tp.detach().numpy(), t) * (t % 4))
+        opt.step()
+        norm = torch.nn.utils.clip_grad_norm_(tparams, 0.5)
+        assert opt.last_grad_norm == pytest.approx(norm.item(), rel=1e-12)
+        clipped += norm.item() > 0.5
+        topt.step()
+    assert 0 < clipped < 20
+    for p, tp in zip(params, tparams):
+        assert rel_err(p.data, tp.detach().numpy()) < 1e-9
+
+
+def test_clip_grad_norm_scales_all_gradients_together_and_checks_its_bound():
+    a, b = bn.Parameter(np.zeros(2)), bn.Parameter(np.zeros(1))
+    a.grad[...], b.grad[...] = [3.0, 0.0], [4.0]
+    assert optim.clip_grad_norm([a, b], 1.0) == pytest.approx(5.0)
+    np.testing.assert_allclose(np.concatenate([a.grad, b.grad]), [0.6, 0.0, 0.8], rtol=1e-6)
+    assert optim.clip_grad_norm([a, b], 10.0) == pytest.approx(1.0, rel=1e-5)
+    np.testing.assert_allclose(a.grad, [0.6, 0.0], rtol=1e-6)  # under the bound: unchanged
+    for bad in (0, -1.0, float("nan"), True, "1"):
+        with pytest.raises(ValueError, match="clip_norm"):
+            optim.Adam([a], clip_norm=bad)

@@ -11,7 +11,7 @@ from . import runtime
 
 runtime.at_import()  # process-wide settings, each with its opt-out: see barenet/runtime.py
 
-from . import data, init, optim
+from . import data, init, optim, sequence
 from ._version import __version__ as __version__
 from .core.config import get_default_dtype, get_rng, seed, set_default_dtype
 from .core.dispatch import kernels
@@ -22,11 +22,15 @@ from .export import ExportError, export_onnx
 from .gradcheck import GradcheckResult, gradcheck
 from .io import ModelFileError, load, save
 from .layers import (
+    GRU,
+    LSTM,
+    RNN,
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
     Conv2d,
     Dropout,
+    Embedding,
     Flatten,
     GlobalAvgPool2d,
     LeakyReLU,
@@ -45,11 +49,14 @@ __all__ = [
     "BatchNorm2d",
     "Conv2d",
     "Dropout",
+    "Embedding",
     "Ensemble",
     "ExportError",
     "Flatten",
+    "GRU",
     "GlobalAvgPool2d",
     "GradcheckResult",
+    "LSTM",
     "LeakyReLU",
     "Linear",
     "Loss",
@@ -58,6 +65,7 @@ __all__ = [
     "Module",
     "ModelFileError",
     "Parameter",
+    "RNN",
     "ReLU",
     "Residual",
     "Sequential",
@@ -78,6 +86,7 @@ __all__ = [
     "optim",
     "save",
     "seed",
+    "sequence",
     "set_default_dtype",
     "trace",
 ]

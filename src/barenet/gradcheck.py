@@ -1,7 +1,10 @@
 """Gradient checking by central differences in float64.
 
 For a module the scalar checked is L = Σ y ⊙ R with a fixed random R, so the
-analytic gradients come from ``backward(R)``; for a loss, L is the loss itself.
+analytic gradients come from ``backward(R)``; a module whose output is a tuple (a
+recurrent layer's ``(y, h)`` or ``(y, (h, c))``) gets one R per array, handed to
+``backward`` in the same nesting. For a loss, L is the loss itself. Integer inputs
+(an Embedding's indices) are data: only the parameters' gradients are checked.
 Each numeric derivative is (L(θ + h) - L(θ - h)) / 2h. The error reported for a
 tensor is max|analytic - numeric| / max(max|analytic|, max|numeric|, floor), its
 worst element relative to the tensor's scale (elementwise ratios blow up on
@@ -67,6 +70,20 @@ def _rel_error(a: np.ndarray, n: np.ndarray, floor: float) -> float:
     if scale == 0.0:
         return 0.0
     return float(np.abs(a - n).max() / scale)
+
+
+def _arrays(out) -> list:
+    """The arrays of an output, nested tuples (a recurrent layer's state) flattened."""
+    if isinstance(out, (tuple, list)):
+        return [a for part in out for a in _arrays(part)]
+    return [out]
+
+
+def _like(out, make):
+    """``out``'s nesting with every array replaced by ``make(array)``."""
+    if isinstance(out, (tuple, list)):
+        return tuple(_like(part, make) for part in out)
+    return make(out)
 
 
 def _rng_holders(obj) -> list[np.random.Generator]:
@@ -135,9 +152,9 @@ def gradcheck(
     checked alone (``layer_errors``). Returns a GradcheckResult; raises AssertionError
     when ``raise_on_failure`` and the worst error exceeds ``tol``.
     """
-    x = np.array(
-        x, dtype=np.float64, order="C", copy=True
-    )  # perturbed in place, element by element
+    indices = np.asarray(x).dtype.kind in "iu"  # data, not a variable: no gradient
+    # perturbed in place, element by element
+    x = np.array(x, dtype=None if indices else np.float64, order="C", copy=True)
     obj = module_or_fn
     if isinstance(obj, Module):
         obj = copy.deepcopy(obj).to(np.float64)
@@ -160,16 +177,17 @@ def gradcheck(
         def scalar(xv):
             return float(run(xv))
     else:
-        r = np.random.default_rng(seed).standard_normal(np.shape(y))
+        gen = np.random.default_rng(seed)
+        r = _like(y, lambda a: gen.standard_normal(np.shape(a)))
 
         def scalar(xv):
-            return float(np.sum(run(xv) * r))
+            return float(sum(np.sum(a * b) for a, b in zip(_arrays(run(xv)), _arrays(r))))
 
     params = list(obj.named_parameters()) if (check_params and isinstance(obj, Module)) else []
     for _, p in params:
         p.grad[...] = 0
     run(x)
-    dx = np.asarray(obj.backward() if is_loss else obj.backward(r), dtype=np.float64)
+    dx = obj.backward() if is_loss else obj.backward(r)
     analytic = {name: p.grad.copy() for name, p in params}
 
     def numeric(arr: np.ndarray) -> np.ndarray:
@@ -178,12 +196,12 @@ def gradcheck(
             g[i] = (fp - fm) / (2 * eps)
         return g
 
-    pairs = {"input": (dx, numeric(x))}
+    pairs = {} if indices else {"input": (np.asarray(dx, dtype=np.float64), numeric(x))}
     for name, p in params:
         pairs[name] = (analytic[name], numeric(p.data))
-    floor = 1e-3 * max(max(_scale(a), _scale(n)) for a, n in pairs.values())
+    floor = 1e-3 * max((max(_scale(a), _scale(n)) for a, n in pairs.values()), default=0.0)
     errors = {name: _rel_error(a, n, floor) for name, (a, n) in pairs.items()}
-    result = GradcheckResult(input_error=errors.pop("input"), param_errors=errors, tol=tol)
+    result = GradcheckResult(input_error=errors.pop("input", 0.0), param_errors=errors, tol=tol)
     if not result.ok and isinstance(obj, Module) and obj._module_names:
         result.layer_errors = _blame_layers(run, obj, x, eps=eps, tol=tol, seed=seed)
     restore()

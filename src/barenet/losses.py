@@ -64,10 +64,18 @@ class SoftmaxCrossEntropy(Loss):
     dL/dz = (softmax(z) Σₖ tₙₖ - t) / N
     ``label_smoothing`` ε (PyTorch's definition) trains against t' = (1 - ε) t + ε / K,
     t one-hot for int labels: the same formulas with t' in place of t.
+
+    Sequences: logits (N, T, K) (a time-distributed Linear's output, any number of
+    leading axes, classes last) with labels (N, T) or probabilities (N, T, K) are scored
+    as N·T rows. ``ignore_index`` (PyTorch's; e.g. -100 for padded steps): rows whose
+    label equals it add nothing to the loss or the gradient, and the mean is over the
+    rows that count (0, with a zero gradient, when none does).
     The kernel is ``reference.loss.softmax_cross_entropy``; this class checks the input.
     """
 
-    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0):
+    def __init__(
+        self, reduction: str = "mean", label_smoothing: float = 0.0, ignore_index: int | None = None
+    ):
         super().__init__()
         if reduction not in ("mean", "sum"):
             raise ValueError(
@@ -78,48 +86,85 @@ class SoftmaxCrossEntropy(Loss):
             raise ValueError(
                 f"SoftmaxCrossEntropy: label_smoothing must be a number in [0, 1], got {ls!r}"
             )
+        if ignore_index is not None and (
+            isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral)
+        ):
+            raise ValueError(
+                f"SoftmaxCrossEntropy: ignore_index must be an integer or None, got "
+                f"{ignore_index!r}"
+            )
         self.reduction = reduction
         self.label_smoothing = float(ls)
+        self.ignore_index = None if ignore_index is None else int(ignore_index)
         self.probs = None
 
     def value(self, logits, target, check_finite: bool = True):
         z = _float_array("SoftmaxCrossEntropy logits", logits)
-        if z.ndim != 2 or z.shape[0] < 1:
-            raise ValueError(f"SoftmaxCrossEntropy: expected logits (N, K), got {z.shape}")
+        if z.ndim < 2 or z.shape[0] < 1:
+            raise ValueError(
+                f"SoftmaxCrossEntropy: expected logits (N, K) or (N, T, K), got {z.shape}"
+            )
         xp = array_module(z)
         if (check_finite or xp is np) and not xp.isfinite(z).all():
             raise ValueError("SoftmaxCrossEntropy: logits contain NaN or inf")
-        n, k = z.shape
+        shape = z.shape
+        k = shape[-1]
         t = target if array_module(target) is not np else np.asarray(target)
+        if t.shape == shape:  # probabilities, one row per row of logits
+            t = t.reshape(-1, k)
+        elif t.shape == shape[:-1]:  # labels
+            t = t.reshape(-1)
+        elif t.ndim == 1 and z.ndim == 2:
+            raise ValueError(f"SoftmaxCrossEntropy: {shape[0]} logits rows but {t.shape[0]} labels")
+        else:
+            labels = shape[:-1] if len(shape) > 2 else f"({shape[0]},)"
+            raise ValueError(
+                f"SoftmaxCrossEntropy: target must be labels {labels} or probabilities "
+                f"{shape} for logits {shape}, got {t.shape}"
+            )
+        z = z.reshape(-1, k)
+        t, keep = self._target(z, t)
+        kernels = kernels_for("softmax_cross_entropy", z)
+        loss, grad, probs = kernels.forward(
+            z, t, self.reduction, self.label_smoothing, **({} if keep is None else {"keep": keep})
+        )
+        self._grad, self.probs = grad.reshape(shape), probs.reshape(shape)
+        return loss
+
+    def _target(self, z, t):
+        """The target checked where it is (labels in range, whole numbers, finite
+        probabilities), on z's device; and the rows that count (None: all)."""
+        n, k = z.shape
         np_ = array_module(t)  # the targets are checked where they are
+        keep = None
         if t.ndim == 1:
-            if t.shape[0] != n:
-                raise ValueError(f"SoftmaxCrossEntropy: {n} logits rows but {t.shape[0]} labels")
             if t.dtype.kind == "f":
                 if not np_.all(np_.isfinite(t)) or np_.any(t != np_.round(t)):
                     raise ValueError("SoftmaxCrossEntropy: float labels must be whole numbers")
                 t = t.astype(np.int64)
             elif t.dtype.kind not in "iu":
                 raise TypeError(f"SoftmaxCrossEntropy: labels must be integers, got {t.dtype}")
+            if self.ignore_index is not None:
+                counted = t != self.ignore_index
+                if not counted.all():
+                    keep = counted
+                    t = np_.where(counted, t, 0)
             if t.size and (t.min() < 0 or t.max() >= k):
                 bad = t[(t < 0) | (t >= k)]
+                more = "" if self.ignore_index is None else f" (or {self.ignore_index}: ignored)"
                 raise ValueError(
-                    f"SoftmaxCrossEntropy: labels must be in [0, {k}), got {bad[:5].tolist()}"
+                    f"SoftmaxCrossEntropy: labels must be in [0, {k}){more}, got {bad[:5].tolist()}"
                 )
-        elif t.shape == z.shape:
+        else:
             t = _float_array("SoftmaxCrossEntropy target", t).astype(z.dtype, copy=False)
             if not np_.isfinite(t).all():
                 raise ValueError("SoftmaxCrossEntropy: target contains NaN or inf")
-        else:
-            raise ValueError(
-                f"SoftmaxCrossEntropy: target must be labels ({n},) or probabilities "
-                f"{z.shape}, got {t.shape}"
-            )
-        if np_ is not xp:
+        if np_ is not array_module(z):
             t = to_device(t, device_of(z))
-        kernels = kernels_for("softmax_cross_entropy", z)
-        loss, self._grad, self.probs = kernels.forward(z, t, self.reduction, self.label_smoothing)
-        return loss
+            keep = None if keep is None else to_device(keep, device_of(z))
+        if keep is not None:
+            keep = keep.astype(z.dtype)
+        return t, keep
 
 
 class MSELoss(Loss):

@@ -3,6 +3,11 @@
 One base class owns the parameter groups, ``zero_grad`` and the state dict; each
 optimizer only writes its update in ``_update(p, g, state, group)``.
 
+Every optimizer takes ``clip_norm=``: before each update the gradients of all its
+parameters are scaled together so that their global L2 norm is at most ``clip_norm``
+(:func:`clip_grad_norm`, PyTorch's ``clip_grad_norm_``); ``last_grad_norm`` keeps the
+norm measured before that step's clipping.
+
 State (momentum, moment estimates) lives where its parameter lives: it is created with
 the parameter's array module, follows the parameter when the model moves between CPU and
 GPU (checked at each step), and ``state_dict()`` gives it as NumPy arrays, as a model's
@@ -21,10 +26,47 @@ from .core.device import as_numpy, device_of, to_device
 from .core.module import Parameter
 
 
+def clip_grad_norm(params, max_norm: float):
+    """Scale the gradients of ``params`` in place so that their global L2 norm
+    ‖g‖ = √(Σ ‖gᵢ‖²) is at most ``max_norm``: g ← g · min(1, max_norm / (‖g‖ + 1e-6)),
+    PyTorch's ``clip_grad_norm_``. Returns ‖g‖ before clipping, a float (on a GPU, a 0-d
+    array on the device: no wait for it)."""
+    grads = [p.grad for p in params]
+    if not grads:
+        return 0.0
+    xp = array_module(*grads)
+    total = xp.sqrt(sum((g.astype(xp.float64) ** 2).sum() for g in grads))
+    if xp is np:
+        total = float(total)
+        coef = max_norm / (total + 1e-6)
+        if coef < 1.0:
+            for g in grads:
+                g *= g.dtype.type(coef)
+        return total
+    coef = xp.minimum(max_norm / (total + 1e-6), 1.0)  # no host round trip on a GPU
+    for g in grads:
+        g *= coef.astype(g.dtype)
+    return total
+
+
+def _check_clip(who: str, clip_norm) -> float | None:
+    if clip_norm is None:
+        return None
+    if (
+        isinstance(clip_norm, bool)
+        or not isinstance(clip_norm, (int, float))
+        or not (math.isfinite(clip_norm) and clip_norm > 0)
+    ):
+        raise ValueError(f"{who}: clip_norm must be a positive number or None, got {clip_norm!r}")
+    return float(clip_norm)
+
+
 class Optimizer:
     defaults: dict = {}
 
-    def __init__(self, params, **hyper):
+    def __init__(self, params, clip_norm: float | None = None, **hyper):
+        self.clip_norm = _check_clip(type(self).__name__, clip_norm)
+        self.last_grad_norm = None
         unknown = set(hyper) - set(self.defaults)
         if unknown:
             raise TypeError(f"{type(self).__name__}: unknown arguments {sorted(unknown)}")
@@ -76,6 +118,10 @@ class Optimizer:
                 p.grad[...] = 0
 
     def step(self) -> None:
+        if self.clip_norm is not None:
+            self.last_grad_norm = clip_grad_norm(
+                [p for g in self.param_groups for p in g["params"]], self.clip_norm
+            )
         for i, p, group in self._indexed():
             st = self.state.setdefault(i, {"step": 0})
             _follow(st, p.data)
@@ -162,11 +208,13 @@ class SGD(Optimizer):
         nesterov: bool = False,
         weight_decay: float = 0.0,
         dampening: float = 0.0,
+        clip_norm: float | None = None,
     ):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening 0")
         super().__init__(
             params,
+            clip_norm,
             lr=lr,
             momentum=momentum,
             nesterov=nesterov,
@@ -201,8 +249,11 @@ class AdaGrad(Optimizer):
         eps: float = 1e-10,
         weight_decay: float = 0.0,
         lr_decay: float = 0.0,
+        clip_norm: float | None = None,
     ):
-        super().__init__(params, lr=lr, eps=eps, weight_decay=weight_decay, lr_decay=lr_decay)
+        super().__init__(
+            params, clip_norm, lr=lr, eps=eps, weight_decay=weight_decay, lr_decay=lr_decay
+        )
 
     def _update(self, p, g, state, group):
         if group["weight_decay"]:
@@ -234,9 +285,11 @@ class RMSprop(Optimizer):
         weight_decay: float = 0.0,
         momentum: float = 0.0,
         centered: bool = False,
+        clip_norm: float | None = None,
     ):
         super().__init__(
             params,
+            clip_norm,
             lr=lr,
             alpha=alpha,
             eps=eps,
@@ -289,12 +342,14 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         amsgrad: bool = False,
+        clip_norm: float | None = None,
     ):
         b1, b2 = betas
         if not (0 <= b1 < 1 and 0 <= b2 < 1):
             raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {betas}")
         super().__init__(
             params,
+            clip_norm,
             lr=lr,
             betas=(float(b1), float(b2)),
             eps=eps,
@@ -339,7 +394,6 @@ class AdamW(Adam):
         eps: float = 1e-8,
         weight_decay: float = 0.01,
         amsgrad: bool = False,
+        clip_norm: float | None = None,
     ):
-        super().__init__(
-            params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
-        )
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, clip_norm)

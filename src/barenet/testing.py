@@ -17,6 +17,12 @@ Flags:
                   gradient check's step)
     "kink"        needs inputs away from 0 (ReLU's derivative jumps there)
     "container"   holds other layers
+    "indices"     takes integer indices in [0, ``index_high``) (Embedding): no input
+                  gradient, backward returns None
+
+A layer's output may be a tuple (a recurrent layer's ``(y, h)`` or ``(y, (h, c))``):
+``output_arrays`` flattens it and ``grad_like`` draws a gradient of the same nesting,
+which is what its backward takes.
 """
 
 from __future__ import annotations
@@ -27,14 +33,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import layers as L
+from . import sequence as S
 from .core.config import get_rng
 from .core.module import Module, Residual, Sequential, build, registered_types
+from .sequence.twins import SEQUENCE_TWINS
 
 __all__ = [
     "LAYER_CASES",
     "LayerCase",
     "TORCH_TWINS",
     "copy_on",
+    "grad_like",
+    "output_arrays",
     "registered_layer_types",
     "torch_twin",
 ]
@@ -53,6 +63,12 @@ class LayerCase:
     # words the message must hold); none for containers, whose first layers run before a
     # later one refuses
     bad_inputs: tuple[tuple[tuple[int, ...], tuple[str, ...]], ...] = field(default=())
+    # whole inputs the layer must refuse, before any state changes: (array, the exception
+    # type, words the message must hold); for what a shape cannot say (Embedding's
+    # indices out of range, or not integers)
+    bad_values: tuple[tuple[np.ndarray, type, tuple[str, ...]], ...] = field(default=())
+    index_high: int | None = None  # "indices": the number of rows of the table
+    index_low: int = 0  # "indices": the smallest index drawn (1: no padding token 0)
 
     def make(self) -> Module:
         """A fresh layer, built in the current default dtype."""
@@ -68,6 +84,8 @@ class LayerCase:
     def make_input(self, dtype=np.float64, seed: int = 0) -> np.ndarray:
         """An input of ``input_shape`` that suits the case's flags."""
         rng = np.random.default_rng(seed)
+        if "indices" in self.flags:
+            return rng.integers(self.index_low, self.index_high, self.input_shape)
         if "distinct" in self.flags:
             n = int(np.prod(self.input_shape))
             x = rng.permutation(n).reshape(self.input_shape) * 0.1 - n * 0.05
@@ -92,8 +110,42 @@ def _random_statistics(layer: Module) -> Module:
     return layer
 
 
-def _case(id, layer_type, build, shape, *flags, bad=()) -> LayerCase:
-    return LayerCase(id, layer_type, build, tuple(shape), frozenset(flags), tuple(bad))
+def output_arrays(out) -> list:
+    """The arrays of a layer's output: itself, or a tuple's arrays in order (a recurrent
+    layer's ``(y, h)``, ``(y, (h, c))``)."""
+    if isinstance(out, (tuple, list)):
+        return [a for part in out for a in output_arrays(part)]
+    return [out]
+
+
+def grad_like(out, rng: np.random.Generator):
+    """A standard-normal gradient for ``out``, in its nesting, shapes and dtypes."""
+    if isinstance(out, (tuple, list)):
+        return tuple(grad_like(part, rng) for part in out)
+    return rng.standard_normal(out.shape).astype(out.dtype)
+
+
+def _case(
+    id, layer_type, build, shape, *flags, bad=(), bad_values=(), high=None, low=0
+) -> LayerCase:
+    return LayerCase(
+        id,
+        layer_type,
+        build,
+        tuple(shape),
+        frozenset(flags),
+        tuple(bad),
+        tuple(bad_values),
+        high,
+        low,
+    )
+
+
+_INDEX_ERRORS = (
+    (np.array([[0, 7]]), ValueError, ("Embedding(7, 3)", "[0, 7)", "7")),
+    (np.array([[-1, 2]]), ValueError, ("Embedding(7, 3)", "[0, 7)", "-1")),
+    (np.array([[0.0, 1.0]]), TypeError, ("Embedding(7, 3)", "integer", "float64")),
+)
 
 
 LAYER_CASES: tuple[LayerCase, ...] = (
@@ -257,6 +309,120 @@ LAYER_CASES: tuple[LayerCase, ...] = (
     _case("Dropout", L.Dropout, lambda: L.Dropout(0.4), (4, 6), "stochastic"),
     _case("Dropout-eval", L.Dropout, lambda: L.Dropout(0.5).eval(), (4, 7), "eval"),
     _case(
+        "Embedding",
+        L.Embedding,
+        lambda: L.Embedding(7, 3),
+        (2, 5),
+        "indices",
+        bad_values=_INDEX_ERRORS,
+        high=7,
+    ),
+    _case(
+        "Embedding-padding", L.Embedding, lambda: L.Embedding(6, 4, 0), (3, 4), "indices", high=6
+    ),
+    _case("Embedding-3d", L.Embedding, lambda: L.Embedding(5, 2, -1), (2, 3, 2), "indices", high=5),
+    _case(
+        "RNN",
+        L.RNN,
+        lambda: L.RNN(3, 4),
+        (5, 2, 3),
+        bad=[
+            ((5, 2, 4), ("RNN(3→4)", "(T, N, 3)", "(5, 2, 4)")),
+            ((2, 5, 2, 3), ("RNN(3→4)", "(2, 5, 2, 3)")),
+            ((3,), ("RNN(3→4)", "(3,)")),
+        ],
+    ),
+    _case(
+        "RNN-relu-2-layers-bidirectional-batch-first",
+        L.RNN,
+        lambda: L.RNN(3, 4, 2, "relu", batch_first=True, bidirectional=True),
+        (2, 4, 3),
+        bad=[((5, 2, 4), ("RNN(3→4, num_layers=2, bidirectional)", "(N, T, 3)", "(5, 2, 4)"))],
+    ),
+    _case("RNN-unbatched", L.RNN, lambda: L.RNN(2, 3, bias=False), (4, 2)),
+    _case(
+        "LSTM",
+        L.LSTM,
+        lambda: L.LSTM(3, 4),
+        (6, 2, 3),
+        bad=[((6, 2, 2), ("LSTM(3→4)", "(T, N, 3)", "(6, 2, 2)")), ((6,), ("LSTM(3→4)", "(6,)"))],
+    ),
+    _case(
+        "LSTM-2-layers-bidirectional",
+        L.LSTM,
+        lambda: L.LSTM(3, 4, num_layers=2, bidirectional=True),
+        (5, 2, 3),
+    ),
+    _case(
+        "LSTM-batch-first-nobias",
+        L.LSTM,
+        lambda: L.LSTM(3, 3, bias=False, batch_first=True),
+        (2, 5, 3),
+    ),
+    _case("LSTM-unbatched", L.LSTM, lambda: L.LSTM(2, 3), (4, 2)),
+    _case("LSTM-dropout", L.LSTM, lambda: L.LSTM(3, 4, 2, dropout=0.5), (4, 2, 3), "stochastic"),
+    _case(
+        "LSTM-dropout-eval",
+        L.LSTM,
+        lambda: L.LSTM(3, 4, 2, dropout=0.5).eval(),
+        (4, 2, 3),
+        "eval",
+    ),
+    _case(
+        "GRU",
+        L.GRU,
+        lambda: L.GRU(3, 4),
+        (6, 2, 3),
+        bad=[((6, 2, 5), ("GRU(3→4)", "(T, N, 3)", "(6, 2, 5)"))],
+    ),
+    _case(
+        "GRU-2-layers-bidirectional-batch-first",
+        L.GRU,
+        lambda: L.GRU(3, 4, num_layers=2, batch_first=True, bidirectional=True),
+        (2, 5, 3),
+    ),
+    _case(
+        "GRU-3-layers-dropout", L.GRU, lambda: L.GRU(2, 3, 3, dropout=0.3), (3, 2, 2), "stochastic"
+    ),
+    _case(
+        "LanguageModel-lstm",
+        S.LanguageModel,
+        lambda: S.LanguageModel(7, 4, 5, vocabulary="abcdefg"),
+        (2, 4),
+        "indices",
+        "container",
+        high=7,
+    ),
+    _case(
+        "LanguageModel-gru-2-layers",
+        S.LanguageModel,
+        lambda: S.LanguageModel(6, 3, 4, num_layers=2, cell="gru"),
+        (3, 3),
+        "indices",
+        "container",
+        high=6,
+    ),
+    _case(
+        "Seq2Seq-lstm",
+        S.Seq2Seq,
+        lambda: S.Seq2Seq(6, 5, 3, embed_dim=3, hidden_size=4),
+        (3, 5),
+        "indices",
+        "container",
+        high=6,
+        low=1,
+    ),
+    _case(
+        "Seq2Seq-gru-2-layers",
+        S.Seq2Seq,
+        lambda: S.Seq2Seq(5, 4, 2, embed_dim=2, hidden_size=3, num_layers=2, cell="gru"),
+        (2, 4),
+        "indices",
+        "container",
+        high=5,
+        low=1,
+    ),
+    _case(
         "Sequential-mlp",
         Sequential,
         lambda: Sequential(L.Linear(4, 5), L.Tanh(), L.Linear(5, 3), L.Sigmoid()),
@@ -373,6 +539,16 @@ def _twin_softmax(m: L.Softmax, _twin):
     return _nn().Softmax(dim=m.axis)
 
 
+def _twin_embedding(m: L.Embedding, _twin):
+    return _nn().Embedding(m.num_embeddings, m.embedding_dim, padding_idx=m.padding_idx)
+
+
+def _twin_recurrent(m, _twin):
+    """torch.nn.RNN / LSTM / GRU with the same configuration (and so the same names)."""
+    kw = {k: v for k, v in m.config().items() if k not in ("input_size", "hidden_size")}
+    return getattr(_nn(), type(m).__name__)(m.input_size, m.hidden_size, **kw)
+
+
 # layer type -> (layer, twin of a child) -> the torch.nn module computing the same thing
 TORCH_TWINS: dict[type[Module], Callable] = {
     Sequential: _twin_sequential,
@@ -386,6 +562,11 @@ TORCH_TWINS: dict[type[Module], Callable] = {
     L.BatchNorm2d: _twin_batchnorm,
     L.LeakyReLU: _twin_same_name("negative_slope"),
     L.Softmax: _twin_softmax,
+    L.Embedding: _twin_embedding,
+    L.RNN: _twin_recurrent,
+    L.LSTM: _twin_recurrent,
+    L.GRU: _twin_recurrent,
+    **SEQUENCE_TWINS,
     L.Dropout: _twin_same_name("p"),
     L.Flatten: _twin_same_name(),
     L.ReLU: _twin_same_name(),

@@ -14,7 +14,7 @@ import barenet as bn
 from barenet import optim
 from barenet.core import dispatch
 from barenet.core.device import GPUUnavailableError
-from barenet.testing import LAYER_CASES, copy_on
+from barenet.testing import LAYER_CASES, copy_on, grad_like, output_arrays
 from barenet.train import evaluate, fit, predict, train_step
 
 
@@ -261,7 +261,8 @@ def test_seed_seeds_cupy_and_dropout_draws_on_the_device(fake_cupy):
 @pytest.mark.parametrize("case", LAYER_CASES, ids=[c.id for c in LAYER_CASES])
 def test_every_layer_case_runs_the_reference_kernels_through_the_array_module(fake_cupy, case, f64):
     """The reference kernels use only what CuPy has, and never mix host arrays in (the
-    fake refuses that, as CuPy does); the fake GPU gives the CPU's numbers."""
+    fake refuses that, as CuPy does); the fake GPU gives the CPU's numbers. A recurrent
+    layer's state and its gradient (``dhx``) come out on the device too."""
     x = case.make_input(np.float64, seed=2)
     bn.seed(5)
     layer = case.make()
@@ -269,17 +270,56 @@ def test_every_layer_case_runs_the_reference_kernels_through_the_array_module(fa
         layer.eval()
     twin = copy_on(layer, "cuda")
     y_cpu = layer(x)
-    dy = np.random.default_rng(3).standard_normal(y_cpu.shape)
+    dy = grad_like(y_cpu, np.random.default_rng(3))
     dx_cpu = layer.backward(dy)
     with bn.kernels("fast"):
         y_gpu = twin(fake_cupy.asarray(x))
-        dx_gpu = twin.backward(fake_cupy.asarray(dy))
-    assert type(y_gpu) is fake_cupy.ndarray and type(dx_gpu) is fake_cupy.ndarray
-    np.testing.assert_allclose(y_gpu.get(), y_cpu, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(dx_gpu.get(), dx_cpu, rtol=1e-12, atol=1e-12)
+        dx_gpu = twin.backward(_on_gpu(fake_cupy, dy))
+    for got, want in zip(output_arrays(y_gpu), output_arrays(y_cpu), strict=True):
+        assert type(got) is fake_cupy.ndarray
+        np.testing.assert_allclose(got.get(), want, rtol=1e-12, atol=1e-12)
+    if "indices" in case.flags:
+        assert dx_gpu is None and dx_cpu is None
+    else:
+        assert type(dx_gpu) is fake_cupy.ndarray
+        np.testing.assert_allclose(dx_gpu.get(), dx_cpu, rtol=1e-12, atol=1e-12)
+    if getattr(layer, "dhx", None) is not None:
+        for got, want in zip(output_arrays(twin.dhx), output_arrays(layer.dhx), strict=True):
+            assert type(got) is fake_cupy.ndarray
+            np.testing.assert_allclose(got.get(), want, rtol=1e-12, atol=1e-12)
     grads = {k: p.grad for k, p in layer.named_parameters()}
     for k, p in twin.named_parameters():
         np.testing.assert_allclose(p.grad.get(), grads[k], rtol=1e-12, atol=1e-12)
+
+
+def _on_gpu(cp, grad):
+    """A gradient (an array, or a recurrent layer's nested tuple) copied to the device."""
+    if isinstance(grad, tuple):
+        return tuple(_on_gpu(cp, g) for g in grad)
+    return cp.asarray(grad)
+
+
+def test_lstm_with_lengths_and_an_initial_state_on_the_device(fake_cupy, f64):
+    """Padded sequences and a given initial state: the mask is built on the device and
+    the final state and its gradients match the CPU's."""
+    lstm = bn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+    twin = copy_on(lstm, "cuda")
+    rng = np.random.default_rng(0)
+    x, lengths = rng.standard_normal((3, 5, 3)), np.array([5, 2, 4])
+    h0, c0 = rng.standard_normal((2, 4, 3, 4))
+    y, (h, c) = lstm(x, (h0, c0), lengths=lengths)
+    y_gpu, (h_gpu, c_gpu) = twin(
+        fake_cupy.asarray(x), (fake_cupy.asarray(h0), fake_cupy.asarray(c0)), lengths=lengths
+    )
+    for got, want in ((y_gpu, y), (h_gpu, h), (c_gpu, c)):
+        assert type(got) is fake_cupy.ndarray
+        np.testing.assert_allclose(got.get(), want, rtol=1e-12, atol=1e-12)
+    grad = grad_like((y, (h, c)), rng)
+    dx = lstm.backward(grad)
+    dx_gpu = twin.backward(_on_gpu(fake_cupy, grad))
+    np.testing.assert_allclose(dx_gpu.get(), dx, rtol=1e-12, atol=1e-12)
+    for got, want in zip(twin.dhx, lstm.dhx):
+        np.testing.assert_allclose(got.get(), want, rtol=1e-12, atol=1e-12)
 
 
 def test_gpu_kernels_are_registered_only_where_cupy_can_build_them(fake_cupy):

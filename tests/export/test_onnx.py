@@ -11,6 +11,7 @@ import pytest
 import barenet as bn
 from barenet.export import IR_VERSION, OPSET, TRANSLATIONS, ExportError, to_onnx
 from barenet.models import MODELS, build_model
+from barenet.testing import output_arrays
 from helpers import rel_err
 
 from .cases import layer_cases, randomise_statistics, registered_layer_types
@@ -27,17 +28,24 @@ def run_ort(path, x: np.ndarray) -> np.ndarray:
     return session.run(None, {"input": x})[0]
 
 
-def check_against_ort(model: bn.Module, sample_shape, tmp_path, seed: int = 0) -> float:
+def check_against_ort(
+    model: bn.Module, sample_shape, tmp_path, seed: int = 0, indices=None
+) -> float:
     """Export, run ONNX's full check on the file, and return the worst relative
-    difference between onnxruntime and barenet (eval mode) over batches of 1 and 7."""
+    difference between onnxruntime and barenet (eval mode) over batches of 1 and 7.
+    ``indices`` (low, high): the model reads int64 token indices drawn from that range.
+    A recurrent layer's graph gives its outputs y (the first of its (y, state))."""
     path = bn.export_onnx(model, tmp_path / "m.onnx", input_shape=sample_shape)
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     model.eval()
     rng = np.random.default_rng(seed)
     worst = 0.0
     for n in (1, 7):
-        x = rng.normal(size=(n, *sample_shape)).astype(np.float32)
-        ours = model(x)
+        if indices is None:
+            x = rng.normal(size=(n, *sample_shape)).astype(np.float32)
+        else:
+            x = rng.integers(*indices, (n, *sample_shape))
+        ours = output_arrays(model(x))[0]
         theirs = run_ort(path, x)
         assert theirs.shape == ours.shape and theirs.dtype == np.float32
         worst = max(worst, rel_err(theirs, ours))
@@ -55,7 +63,9 @@ def test_every_registered_layer_type_has_a_translation_and_an_export_case():
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_layer_case_matches_onnxruntime(case, tmp_path):
     model = randomise_statistics(case.make())
-    assert check_against_ort(model, case.input_shape[1:], tmp_path) < 1e-4
+    high = getattr(case, "index_high", None)
+    indices = None if high is None else (case.index_low, high)
+    assert check_against_ort(model, case.input_shape[1:], tmp_path, indices=indices) < 1e-4
 
 
 @pytest.mark.parametrize("shape", ZOO_SHAPES, ids=lambda s: "x".join(map(str, s)))
@@ -170,3 +180,18 @@ def test_lone_dropout_exports_as_identity(tmp_path):
     path = bn.export_onnx(bn.Dropout(0.5), tmp_path / "d.onnx", input_shape=(3,))
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     np.testing.assert_array_equal(run_ort(path, x), x)
+
+
+def test_padded_queries_reach_the_encoder_as_sequence_lengths(tmp_path):
+    """Seq2Seq's lengths become the ONNX LSTM's sequence_lens: padded queries (the
+    addition task's) give barenet's answers; the graph reads int64 tokens."""
+    from barenet.data.addition import addition
+    from barenet.sequence import build_sequence_model
+
+    sums = addition(20, 30, seed=3)
+    model = build_sequence_model("seq2seq-lstm", sums, hidden_size=6, num_layers=2).eval()
+    path = bn.export_onnx(model, tmp_path / "s.onnx", input_shape=sums.x_test.shape[1:])
+    assert (sums.x_test == 0).any()  # short queries are padded
+    assert rel_err(run_ort(path, sums.x_test), model(sums.x_test)) < 1e-4
+    (inp,) = onnx.load(str(path)).graph.input
+    assert inp.type.tensor_type.elem_type == onnx.TensorProto.INT64

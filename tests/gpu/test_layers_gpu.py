@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import barenet as bn
-from barenet.testing import LAYER_CASES, copy_on
+from barenet.testing import LAYER_CASES, copy_on, grad_like, output_arrays
 
 from .conftest import TOL, rel_err
 
@@ -24,15 +24,27 @@ def _run(layer, x, dy, case):
     layer.zero_grad()
     y = layer(x)
     if dy is None:
-        dy = np.random.default_rng(5).standard_normal(y.shape).astype(y.dtype)
+        dy = grad_like(y, np.random.default_rng(5))
     dx = layer.backward(dy)
     grads = {k: p.grad.copy() for k, p in layer.named_parameters()}
     buffers = {k: v.copy() for k, v in layer.named_buffers()}
     return y, dx, grads, buffers, dy
 
 
+def _on_gpu(grad):
+    """A gradient (an array, or a recurrent layer's nested tuple) on the GPU."""
+    import cupy
+
+    return tuple(_on_gpu(g) for g in grad) if isinstance(grad, tuple) else cupy.asarray(grad)
+
+
 def _pairs(got, want):
-    pairs = {"y": (got[0], want[0]), "dx": (got[1], want[1])}
+    """(GPU, CPU) pairs: every output array (a recurrent layer's y and state), dx (none
+    for indices), gradients and buffers."""
+    outs = zip(output_arrays(got[0]), output_arrays(want[0]), strict=True)
+    pairs = {f"y[{i}]": pair for i, pair in enumerate(outs)}
+    if want[1] is not None:
+        pairs["dx"] = (got[1], want[1])
     pairs.update({f"grad:{k}": (got[2][k], want[2][k]) for k in want[2]})
     pairs.update({f"buffer:{k}": (got[3][k], want[3][k]) for k in want[3]})
     return pairs
@@ -52,9 +64,9 @@ def test_layer_case_on_the_gpu_matches_the_cpu(case_id, mode, dtype, record_erro
     x = case.make_input(dtype, seed=2)
     want = _run(cpu, x, None, case)
     with bn.kernels(mode):
-        got = _run(gpu, cupy.asarray(x), cupy.asarray(want[4]), case)
-    assert isinstance(got[0], cupy.ndarray) and got[0].dtype == dtype
-    assert isinstance(got[1], cupy.ndarray) and got[1].dtype == dtype
+        got = _run(gpu, cupy.asarray(x), _on_gpu(want[4]), case)
+    assert all(isinstance(a, cupy.ndarray) and a.dtype == dtype for a in output_arrays(got[0]))
+    assert got[1] is None if "indices" in case.flags else got[1].dtype == dtype
     for name, (a, b) in _pairs(got, want).items():
         err = rel_err(a, b)
         record_error(f"gpu-vs-cpu {np.dtype(dtype).name} {mode}", err, f"{case_id} {name}")
@@ -80,12 +92,20 @@ def test_layer_case_on_the_gpu_matches_torch_cuda(case_id, dtype, record_error):
     layer.to("cuda")
     x = case.make_input(dtype)
     y = layer(cupy.asarray(x))
-    dy = np.random.default_rng(5).standard_normal(y.shape).astype(dtype)
-    dx = layer.backward(cupy.asarray(dy))
-    xt = torch.from_numpy(x.copy()).to("cuda").requires_grad_(True)
-    yt = twin(xt)
-    yt.backward(torch.from_numpy(dy).to("cuda"))
-    pairs = {"y": (y, yt.detach().cpu().numpy()), "dx": (dx, xt.grad.cpu().numpy())}
+    dy = grad_like(y, np.random.default_rng(5))
+    dx = layer.backward(_on_gpu(dy))
+    indices = "indices" in case.flags
+    xt = torch.from_numpy(x.copy()).to("cuda")
+    if not indices:
+        xt.requires_grad_(True)
+    outs = output_arrays(twin(xt))
+    torch.autograd.backward(outs, [torch.from_numpy(g).to("cuda") for g in output_arrays(dy)])
+    pairs = {
+        f"y[{i}]": (a, b.detach().cpu().numpy())
+        for i, (a, b) in enumerate(zip(output_arrays(y), outs, strict=True))
+    }
+    if not indices:
+        pairs["dx"] = (dx, xt.grad.cpu().numpy())
     tparams = dict(twin.named_parameters())
     pairs.update(
         {f"grad:{k}": (p.grad, tparams[k].grad.cpu().numpy()) for k, p in layer.named_parameters()}

@@ -2,7 +2,8 @@
 must have: hand-derived gradients that match central differences and PyTorch, fast
 kernels equal to the reference ones, round trips through state dicts and model files,
 clear errors for bad input, and the Module contract (dy untouched, gradients added,
-the parameters' dtype)."""
+the parameters' dtype). A layer whose output is a tuple (a recurrent layer's ``(y, h)``)
+is compared array by array, and its backward gets a gradient of the same nesting."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ import pytest
 import barenet as bn
 from barenet.fast.cpu import tuned
 from barenet.fast.cpu.layout import empty_in
-from barenet.testing import LAYER_CASES, TORCH_TWINS, registered_layer_types
+from barenet.testing import (
+    LAYER_CASES,
+    TORCH_TWINS,
+    grad_like,
+    output_arrays,
+    registered_layer_types,
+)
 from helpers import rel_err, tol, worst
 
 CASES = {c.id: c for c in LAYER_CASES}
@@ -33,11 +40,23 @@ def _run(layer, x, dy=None, seed_case=None):
     layer.zero_grad()
     y = layer(x)
     if dy is None:
-        dy = np.random.default_rng(5).standard_normal(y.shape).astype(y.dtype)
+        dy = grad_like(y, np.random.default_rng(5))
     dx = layer.backward(dy)
     grads = {k: p.grad.copy() for k, p in layer.named_parameters()}
     buffers = {k: np.array(v) for k, v in layer.named_buffers()}
     return y, dx, grads, buffers
+
+
+def _outputs(name: str, got, want) -> dict:
+    """(ours, reference) pairs of every array of two outputs (tuples: y, then states)."""
+    a, b = output_arrays(got), output_arrays(want)
+    assert len(a) == len(b), (name, len(a), len(b))
+    return {f"{name}[{i}]" if len(a) > 1 else name: pair for i, pair in enumerate(zip(a, b))}
+
+
+def _assert_same(got, want):
+    for a, b in zip(output_arrays(got), output_arrays(want), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_case_ids_are_unique():
@@ -59,8 +78,12 @@ def test_every_registered_layer_type_has_a_torch_twin():
 @pytest.mark.parametrize("case_id", IDS)
 def test_gradients_match_central_differences(case_id, mode, f64):
     case = CASES[case_id]
+    layer, x = case.make(), case.make_input(seed=1)
+    pad = getattr(layer, "padding_idx", None)
+    if pad is not None:  # its row gets no gradient by convention (PyTorch's), not by calculus
+        x[x == pad] = (pad + 1) % layer.num_embeddings
     with bn.kernels(mode):
-        res = bn.gradcheck(case.make(), case.make_input(seed=1))
+        res = bn.gradcheck(layer, x)
     assert res.max_error < 1e-6, str(res)
     assert set(res.param_errors) == {k for k, _ in case.make().named_parameters()}
 
@@ -83,18 +106,25 @@ def test_matches_torch(case_id, mode, dtype):
     x = case.make_input(dtype)
     with bn.kernels(mode):
         y, dx, grads, buffers = _run(layer, x)
-    dy = np.random.default_rng(5).standard_normal(y.shape).astype(dtype)
-    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    dy = grad_like(y, np.random.default_rng(5))
+    indices = "indices" in case.flags
+    xt = torch.from_numpy(x.copy())
+    if not indices:
+        xt.requires_grad_(True)
     yt = twin(xt)
-    yt.backward(torch.from_numpy(dy))
-    pairs = {"y": (y, yt.detach().numpy()), "dx": (dx, xt.grad.numpy())}
+    outs = [t for t in output_arrays(yt)]
+    torch.autograd.backward(outs, [torch.from_numpy(g) for g in output_arrays(dy)])
+    pairs = _outputs("y", y, [t.detach().numpy() for t in outs])
+    if not indices:
+        pairs["dx"] = (dx, xt.grad.numpy())
     tgrads = dict(twin.named_parameters())
     pairs.update({f"grad:{k}": (g, tgrads[k].grad.numpy()) for k, g in grads.items()})
     tstate = twin.state_dict()
     pairs.update({f"buffer:{k}": (b, tstate[k].numpy()) for k, b in buffers.items()})
     key, err = worst(pairs)
     assert err < tol(dtype), f"{case_id} {np.dtype(dtype)}: {key} off by {err:.2e}"
-    assert y.dtype == dtype and dx.dtype == dtype
+    assert all(a.dtype == dtype for a in output_arrays(y))
+    assert dx is None if indices else dx.dtype == dtype
 
 
 def _orders(shape):
@@ -158,7 +188,12 @@ def test_fast_kernels_equal_the_reference(case_id, variant, order, f64, monkeypa
         got = _run(fast_layer, xin, seed_case=case)
     with bn.kernels("reference"):
         want = _run(ref_layer, x, seed_case=case)
-    for name, a, b in (("y", got[0], want[0]), ("dx", got[1], want[1])):
+    pairs = _outputs("y", got[0], want[0])
+    if "indices" in case.flags:
+        assert got[1] is None and want[1] is None
+    else:
+        pairs["dx"] = (got[1], want[1])
+    for name, (a, b) in pairs.items():
         assert rel_err(a, b) < 1e-12, (name, rel_err(a, b))
     for part in (2, 3):
         assert got[part].keys() == want[part].keys()
@@ -185,7 +220,7 @@ def test_state_dict_and_spec_round_trip(case_id):
     _reseeded(case)
     want = layer(x)
     _reseeded(case)
-    np.testing.assert_array_equal(rebuilt(x), want)
+    _assert_same(rebuilt(x), want)
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".npz"])
@@ -204,7 +239,7 @@ def test_model_file_round_trip(case_id, suffix, tmp_path):
     _reseeded(case)
     want = layer(x)
     _reseeded(case)
-    np.testing.assert_array_equal(loaded(x), want)
+    _assert_same(loaded(x), want)
 
 
 BAD = [
@@ -214,24 +249,45 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("case_id, shape, words", BAD)
-def test_bad_shape_raises_before_any_state_changes(case_id, shape, words):
-    case = CASES[case_id]
+BAD_VALUES = [
+    pytest.param(c.id, i, id=f"{c.id}-{i}") for c in LAYER_CASES for i in range(len(c.bad_values))
+]
+
+
+def _refuses(case, bad, kind, words):
+    """``bad`` raises ``kind`` with ``words`` in its message, and the layer's weights,
+    buffers and the cache of its last forward are as they were."""
     layer = case.make()
     x = case.make_input(np.float32)
     _reseeded(case)
     y = layer(x)
     state = layer.state_dict()
-    dy = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
+    dy = grad_like(y, np.random.default_rng(1))
     expected = layer.backward(dy)
     layer.zero_grad()
-    with pytest.raises(ValueError) as info:
-        layer(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
+    with pytest.raises(kind) as info:
+        layer(bad)
     for w in words:
         assert w in str(info.value), (w, str(info.value))
     for k, v in layer.state_dict().items():  # running statistics and weights untouched
         np.testing.assert_array_equal(v, state[k])
-    np.testing.assert_array_equal(layer.backward(dy), expected)  # the cache survived
+    got = layer.backward(dy)  # the cache survived
+    if expected is None:
+        assert got is None
+    else:
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("case_id, shape, words", BAD)
+def test_bad_shape_raises_before_any_state_changes(case_id, shape, words):
+    bad = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    _refuses(CASES[case_id], bad, ValueError, words)
+
+
+@pytest.mark.parametrize("case_id, i", BAD_VALUES)
+def test_bad_values_raise_before_any_state_changes(case_id, i):
+    bad, kind, words = CASES[case_id].bad_values[i]
+    _refuses(CASES[case_id], bad, kind, words)
 
 
 @pytest.mark.parametrize("case_id", IDS)
@@ -242,7 +298,7 @@ def test_non_numeric_input_and_misuse_of_backward(case_id):
         layer(np.full(case.input_shape, "a"))
     with pytest.raises(RuntimeError, match="before forward"):
         layer.backward(np.zeros(case.input_shape, np.float32))
-    y = layer(case.make_input(np.float32))
+    y = output_arrays(layer(case.make_input(np.float32)))[0]
     with pytest.raises(ValueError, match="backward expected dy of shape"):
         layer.backward(np.zeros(y.shape + (1,), np.float32))
 
@@ -252,12 +308,13 @@ def test_backward_never_writes_into_dy(case_id):
     case = CASES[case_id]
     layer = case.make()
     y = layer(case.make_input(np.float32))
-    dy = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
-    dy[..., 0] = -1.0  # negative entries: a ReLU that zeroes dy in place would show
-    before = dy.copy()
+    dy = grad_like(y, np.random.default_rng(1))
+    for a in output_arrays(dy):
+        a[..., 0] = -1.0  # negative entries: a ReLU that zeroes dy in place would show
+    before = [a.copy() for a in output_arrays(dy)]
     dx = layer.backward(dy)
-    np.testing.assert_array_equal(dy, before)
-    assert dx.shape == case.input_shape
+    _assert_same(dy, before)
+    assert dx is None if "indices" in case.flags else dx.shape == case.input_shape
 
 
 @pytest.mark.parametrize("case_id", IDS)
@@ -267,7 +324,7 @@ def test_backward_adds_into_grad(case_id):
     x = case.make_input(np.float32)
     _reseeded(case)
     y = layer(x)
-    dy = np.random.default_rng(2).standard_normal(y.shape).astype(np.float32)
+    dy = grad_like(y, np.random.default_rng(2))
     layer.zero_grad()
     dx1 = layer.backward(dy)
     once = {k: p.grad.copy() for k, p in layer.named_parameters()}
@@ -295,6 +352,7 @@ def test_layers_compute_in_their_parameter_dtype(case_id):
         for in_dt in (np.float32, np.float64):
             y = layer(case.make_input(in_dt))
             want = model_dt if has_params else in_dt
-            assert y.dtype == want, (model_dt, in_dt)
-            assert layer.backward(np.ones(y.shape, y.dtype)).dtype == want
+            assert all(a.dtype == want for a in output_arrays(y)), (model_dt, in_dt)
+            dx = layer.backward(grad_like(y, np.random.default_rng(0)))
+            assert dx is None if "indices" in case.flags else dx.dtype == want
     assert layer.to(np.float64) is layer

@@ -56,3 +56,11 @@ def test_bad_input_is_rejected():
 
 def test_mse():
     assert mse(np.array([[1.0], [2.0]]), np.array([1.5, 2.0])) == pytest.approx(0.125)
+
+
+def test_perplexity_and_bits_per_character_of_a_uniform_guess():
+    from barenet.train.metrics import bits_per_character, perplexity
+
+    loss = float(np.log(27))  # a uniform guess over 27 symbols
+    assert perplexity(loss) == pytest.approx(27)
+    assert bits_per_character(loss) == pytest.approx(np.log2(27))

@@ -35,8 +35,10 @@ def wrap_leaves(model, forward: Hook | None = None, backward: Hook | None = None
             if hook is not None:
                 original = getattr(leaf, attr)
 
-                def wrapper(arg, _h=hook, _n=name, _m=leaf, _o=original):
-                    return _h(_n, _m, _o, arg)
+                def wrapper(arg, *more, _h=hook, _n=name, _m=leaf, _o=original, **kw):
+                    # a recurrent layer's initial state and lengths ride along unseen
+                    call = _o if not (more or kw) else (lambda a: _o(a, *more, **kw))
+                    return _h(_n, _m, call, arg)
 
                 object.__setattr__(leaf, attr, wrapper)
     try:
@@ -69,7 +71,8 @@ def probe(model, input_shape) -> list[LeafShapes]:
 
     def record(name, leaf, call, x):
         y = call(x)
-        rows.append(LeafShapes(name, leaf, tuple(x.shape[1:]), tuple(y.shape[1:])))
+        out = y[0] if isinstance(y, tuple) else y  # a recurrent layer's (y, state)
+        rows.append(LeafShapes(name, leaf, tuple(x.shape[1:]), tuple(out.shape[1:])))
         return y
 
     was_training = model.training

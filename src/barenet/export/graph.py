@@ -59,10 +59,11 @@ class OnnxGraph:
         self._names.add(name)
         return name
 
-    def const(self, name: str, array) -> str:
-        """Add ``array`` as a float32 initializer; returns its (unique) name."""
+    def const(self, name: str, array, dtype=np.float32) -> str:
+        """Add ``array`` as an initializer (float32 unless ``dtype`` says otherwise: int64
+        shapes and axes); returns its (unique) name."""
         name = self.fresh(name)
-        arr = np.ascontiguousarray(np.asarray(as_numpy(array), dtype=np.float32))  # GPU too
+        arr = np.ascontiguousarray(np.asarray(as_numpy(array), dtype=dtype))  # GPU too
         self.initializers.append(self.onnx.numpy_helper.from_array(arr, name))
         return name
 

@@ -52,8 +52,19 @@ def _input_shape(input_shape, meta: dict) -> tuple[int, ...]:
     return shape
 
 
-def _describe_input(shape: tuple[int, ...], meta: dict) -> str:
+def _index_table(model: Module):
+    """The Embedding that reads the model's input, when its first layer is one (the
+    graph's input is then int64 indices), else None."""
+    from ..layers import Embedding
+
+    first = next((m for _, m in model.leaves()), None)
+    return first if isinstance(first, Embedding) else None
+
+
+def _describe_input(shape: tuple[int, ...], meta: dict, indices: bool = False) -> str:
     norm = meta.get("normalisation") or {}
+    if indices:
+        return f"int64 token indices (batch, {', '.join(map(str, shape))})"
     text = f"float32 (batch, {', '.join(map(str, shape))})"
     if len(shape) == 3:
         lo, hi = norm.get("range", [0.0, 1.0])
@@ -71,7 +82,7 @@ def _metadata(model: Module, shape: tuple[int, ...], meta: dict) -> dict[str, st
         "barenet_version": __version__,
         "barenet_spec": json.dumps(model.spec()),
         "input_shape": json.dumps(list(shape)),
-        "input": _describe_input(shape, meta),
+        "input": _describe_input(shape, meta, _index_table(model) is not None),
     }
     for key in ("class_names", "normalisation", "task", "dataset"):
         if meta.get(key) is not None:
@@ -101,7 +112,12 @@ def to_onnx(model: Module, input_shape=None, metadata: dict | None = None):
     try:
         g = OnnxGraph(TRANSLATIONS)
         g.fresh("input")
-        probe = np.zeros((1, *shape), dtype=np.float32)
+        table = _index_table(model)
+        if table is None:
+            probe = np.zeros((1, *shape), dtype=np.float32)
+        else:  # one token that is not padding (a query of padding alone is refused)
+            token = 0 if table.padding_idx is None else (table.padding_idx + 1)
+            probe = np.full((1, *shape), token % table.num_embeddings, dtype=np.int64)
         try:
             y = g.emit(model, Tensor("input", probe), "")
         except ExportError:
@@ -119,13 +135,15 @@ def to_onnx(model: Module, input_shape=None, metadata: dict | None = None):
         node.output[:] = ["output" if o == y.name else o for o in node.output]
         node.input[:] = ["output" if i == y.name else i for i in node.input]
     helper, f32 = onnx.helper, onnx.TensorProto.FLOAT
+    in_type = f32 if table is None else onnx.TensorProto.INT64
     graph = helper.make_graph(
         g.nodes,
         "barenet",
-        [helper.make_tensor_value_info("input", f32, ["batch", *shape])],
+        [helper.make_tensor_value_info("input", in_type, ["batch", *shape])],
         [helper.make_tensor_value_info("output", f32, ["batch", *y.probe.shape[1:]])],
         initializer=g.initializers,
-        doc_string=f"input: {_describe_input(shape, meta)}; output: the model's output "
+        doc_string=f"input: {_describe_input(shape, meta, table is not None)}; output: the "
+        "model's output "
         "(logits for a classifier: apply softmax for probabilities)",
     )
     proto = helper.make_model(

@@ -8,9 +8,11 @@ from .. import fast, reference  # noqa: F401 - each registers its kernels with c
 from .activation import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .conv import Conv2d
 from .dropout import Dropout
+from .embedding import Embedding
 from .linear import Flatten, Linear
 from .norm import BatchNorm1d, BatchNorm2d
 from .pool import AvgPool2d, GlobalAvgPool2d, MaxPool2d
+from .recurrent import GRU, LSTM, RNN
 
 __all__ = [
     "AvgPool2d",
@@ -18,11 +20,15 @@ __all__ = [
     "BatchNorm2d",
     "Conv2d",
     "Dropout",
+    "Embedding",
     "Flatten",
+    "GRU",
     "GlobalAvgPool2d",
+    "LSTM",
     "LeakyReLU",
     "Linear",
     "MaxPool2d",
+    "RNN",
     "ReLU",
     "Sigmoid",
     "Softmax",

@@ -26,6 +26,7 @@ from .activation import (
 )
 from .conv import col2im, conv2d_backward, conv2d_forward, im2col, out_size, pad2d
 from .dropout import dropout_backward, dropout_forward
+from .embedding import embedding_backward, embedding_forward
 from .linear import linear_backward, linear_forward
 from .loss import softmax_cross_entropy
 from .norm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train
@@ -36,6 +37,14 @@ from .pool import (
     global_avgpool2d_forward,
     maxpool2d_backward,
     maxpool2d_forward,
+)
+from .recurrent import (
+    gru_backward,
+    gru_forward,
+    lstm_backward,
+    lstm_forward,
+    rnn_backward,
+    rnn_forward,
 )
 
 # The kernel set of each family. A family's sets all have these names and signatures;
@@ -64,6 +73,10 @@ KERNELS = {
     ),
     "dropout": Kernels(forward=dropout_forward, backward=dropout_backward),
     "softmax_cross_entropy": Kernels(forward=softmax_cross_entropy),
+    "embedding": Kernels(forward=embedding_forward, backward=embedding_backward),
+    "rnn": Kernels(forward=rnn_forward, backward=rnn_backward),
+    "lstm": Kernels(forward=lstm_forward, backward=lstm_backward),
+    "gru": Kernels(forward=gru_forward, backward=gru_backward),
 }
 
 for _family, _kernels in KERNELS.items():
@@ -82,19 +95,27 @@ __all__ = [
     "conv2d_forward",
     "dropout_backward",
     "dropout_forward",
+    "embedding_backward",
+    "embedding_forward",
     "global_avgpool2d_backward",
     "global_avgpool2d_forward",
+    "gru_backward",
+    "gru_forward",
     "im2col",
     "leaky_relu_backward",
     "leaky_relu_forward",
     "linear_backward",
     "linear_forward",
+    "lstm_backward",
+    "lstm_forward",
     "maxpool2d_backward",
     "maxpool2d_forward",
     "out_size",
     "pad2d",
     "relu_backward",
     "relu_forward",
+    "rnn_backward",
+    "rnn_forward",
     "sigmoid_backward",
     "sigmoid_forward",
     "softmax_backward",

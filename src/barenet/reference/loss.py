@@ -5,13 +5,17 @@ from __future__ import annotations
 from ..core.backend import array_module
 
 
-def softmax_cross_entropy(z, target, reduction: str = "mean", label_smoothing: float = 0.0):
+def softmax_cross_entropy(
+    z, target, reduction: str = "mean", label_smoothing: float = 0.0, keep=None
+):
     """L = Σₙ [logsumexp(zₙ) - Σₖ tₙₖ zₙₖ] (divided by N for "mean"),  dL/dz = p Σₖ tₙₖ - t.
 
     z: logits (N, K); target: int labels (N,) (t one-hot) or probabilities (N, K) (soft);
     p = softmax(z), computed from z - max z so that exp never overflows. Label smoothing
-    ε (PyTorch's definition) uses t' = (1 - ε) t + ε / K in place of t. Returns
-    (L as a 0-d array on z's device, dL/dz (N, K), p).
+    ε (PyTorch's definition) uses t' = (1 - ε) t + ε / K in place of t. ``keep`` (N,)
+    bools, or None for all, marks the rows that count: the others (padding) add nothing
+    to L nor to dL/dz, and "mean" divides by the rows kept. Returns (L as a 0-d array on
+    z's device, dL/dz (N, K), p).
     """
     xp = array_module(z)
     n, k = z.shape
@@ -35,6 +39,11 @@ def softmax_cross_entropy(z, target, reduction: str = "mean", label_smoothing: f
             target = target * (1 - eps) + eps / k
         per = -(target * logp).sum(axis=1)
         grad = p * target.sum(axis=1, keepdims=True) - target
-    scale = 1.0 / n if reduction == "mean" else 1.0
+    count = n
+    if keep is not None:
+        per = per * keep
+        grad *= keep[:, None]
+        count = int(keep.sum())
+    scale = 1.0 / max(count, 1) if reduction == "mean" else 1.0
     grad *= z.dtype.type(scale)
     return per.sum() * scale, grad, p

@@ -31,6 +31,7 @@ from .run import (
 )
 from .step import train_step
 from .summary import summary
+from .tbptt import LanguageModelMetrics, TruncatedBPTT
 from .trainer import TrainContext, TrainingDiverged, evaluate, fit, predict
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "GradientNormRecorder",
     "History",
     "LambdaCallback",
+    "LanguageModelMetrics",
     "ModelCheckpoint",
     "ReduceLROnPlateau",
     "StepLR",
@@ -50,6 +52,7 @@ __all__ = [
     "TrainingOutcome",
     "TrainingRun",
     "TrainingDiverged",
+    "TruncatedBPTT",
     "accuracy",
     "build_run",
     "classification_report",

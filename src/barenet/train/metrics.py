@@ -1,5 +1,6 @@
 """Classification metrics, vectorised: accuracy, confusion matrix, per-class
-precision / recall / F1, and the regression MSE.
+precision / recall / F1, the regression MSE, and a language model's perplexity and bits
+per character (from its mean cross-entropy).
 
 Conventions: ``y_true: (N,)`` int labels; ``y_pred: (N,)`` int labels or
 ``(N, K)`` scores (argmax is taken). The confusion matrix ``C[i, j]`` counts
@@ -18,9 +19,11 @@ from ..core.device import as_numpy
 __all__ = [
     "accuracy",
     "as_labels",
+    "bits_per_character",
     "classification_report",
     "confusion_matrix",
     "mse",
+    "perplexity",
     "precision_recall_f1",
 ]
 
@@ -118,3 +121,15 @@ def mse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     p = np.asarray(as_numpy(y_pred) if hasattr(y_pred, "ndim") else y_pred, dtype=np.float64)
     p = p.reshape(t.shape)
     return float(np.mean((t - p) ** 2))
+
+
+def perplexity(mean_loss: float) -> float:
+    """exp(L) for L the mean cross-entropy per token in nats (a language model's loss):
+    the number of equally likely choices that would be as uncertain."""
+    return float(np.exp(mean_loss))
+
+
+def bits_per_character(mean_loss: float) -> float:
+    """L / ln 2 for L the mean cross-entropy per character in nats: the bits a coder
+    driven by the model would spend per character."""
+    return float(mean_loss / np.log(2))

@@ -38,9 +38,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..core.backend import array_module, backend_name
-from ..core.device import as_numpy, scope, to_device
+from ..core.device import as_numpy, device_of, scope, to_device
 from ..core.module import Module
 from ..data import DataLoader
+from ..optim import clip_grad_norm
 from .callbacks import Callback
 from .checkpoint import restore_training
 from .history import History
@@ -146,17 +147,49 @@ def evaluate(
 
 def _score(out: np.ndarray, y: np.ndarray, loss_fn, batch_size: int, task: str) -> dict:
     loss = 0.0
+    if task != "classification":
+        for i in range(0, len(out), batch_size):
+            sl = slice(i, i + batch_size)
+            loss += loss_fn(out[sl], y[sl]) * len(out[sl])
+        d = out.astype(np.float64) - y.reshape(out.shape)
+        return {"loss": loss / len(out), "mse": float(np.mean(d * d))}
+    correct = count = 0
     for i in range(0, len(out), batch_size):
         sl = slice(i, i + batch_size)
-        loss += loss_fn(out[sl], y[sl]) * len(out[sl])
-    res = {"loss": loss / len(out)}
-    if task == "classification":
-        labels = y.argmax(axis=1) if y.ndim == 2 else y
-        res["accuracy"] = float(np.mean(out.argmax(axis=1) == labels))
-    else:
-        d = out.astype(np.float64) - y.reshape(out.shape)
-        res["mse"] = float(np.mean(d * d))
-    return res
+        n, hits = _tally(out[sl], y[sl], loss_fn)
+        if n:
+            loss += loss_fn(out[sl], y[sl]) * n
+        count, correct = count + n, correct + int(hits)
+    return {"loss": loss / max(count, 1), "accuracy": correct / max(count, 1)}
+
+
+def _labels(out, y):
+    """Class labels of ``y`` for outputs ``out`` (..., K): y itself, or the argmax of
+    one-hot / soft targets shaped like ``out``."""
+    return y.argmax(axis=-1) if np.ndim(y) == out.ndim else y
+
+
+def _tally(out, y, loss_fn) -> tuple[int, object]:
+    """(targets scored, right answers) of one batch: one per sample, or one per step of
+    a sequence ((N, T, K) outputs, (N, T) labels); labels equal to the loss's
+    ``ignore_index`` (padding) are not scored. The count is an int; the right answers an
+    int, or a device scalar for outputs on a GPU."""
+    labels = np.asarray(_labels(out, y)) if type(out) is np.ndarray else _labels(out, y)
+    ignore = getattr(loss_fn, "ignore_index", None)
+    pred = out.argmax(axis=-1)
+    if type(out) is np.ndarray:
+        hit = pred == labels
+        if ignore is None:
+            return int(labels.size), int(np.count_nonzero(hit))
+        valid = labels != ignore
+        return int(np.count_nonzero(valid)), int(np.count_nonzero(hit & valid))
+    host = np.asarray(as_numpy(labels)) if hasattr(labels, "shape") else np.asarray(labels)
+    valid = None if ignore is None else host != ignore
+    n = int(host.size) if valid is None else int(np.count_nonzero(valid))
+    hit = pred == to_device(host, device_of(out))
+    if valid is not None:
+        hit &= to_device(valid, device_of(out))
+    return n, array_module(out).count_nonzero(hit)
 
 
 def fit(
@@ -174,6 +207,7 @@ def fit(
     verbose: bool | None = None,
     task: str = "classification",
     resume=None,
+    clip_norm: float | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs in total; returns the :class:`History`.
 
@@ -187,11 +221,22 @@ def fit(
     ``"regression"`` (no accuracies). ``resume``: a checkpoint path (see
     :class:`ModelCheckpoint`): weights, optimizer, RNGs, data order, history and
     callback state are restored and training continues up to ``epochs``.
+    ``clip_norm``: after each backward (and the callbacks' ``on_after_backward``, which
+    see the gradients as computed), scale the model's gradients to a global L2 norm of
+    at most ``clip_norm`` (:func:`barenet.optim.clip_grad_norm`).
+
+    Sequences: outputs (N, T, K) with labels (N, T) (a language model) are scored per
+    step — ``train_acc``, ``val_acc`` and the losses are averages over the steps, and
+    the steps whose label is the loss's ``ignore_index`` (padding) are not counted.
     """
     if task not in ("classification", "regression"):
         raise ValueError(f"fit: task must be 'classification' or 'regression', got {task!r}")
     if int(epochs) < 0:
         raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
+    if clip_norm is not None:
+        from ..optim import _check_clip
+
+        clip_norm = _check_clip("fit", clip_norm)
     if isinstance(train, DataLoader):
         loader = train
     else:
@@ -226,6 +271,7 @@ def fit(
         step=0,
         task=task,
         val=val,
+        clip_norm=clip_norm,
     )
     start, partial = 0, None
     if resume is not None:
@@ -329,22 +375,19 @@ def _run_epoch(ctx, classify: bool) -> None:
         before[:] = [(cb, cb.state_dict()) for cb in hooked]
         for cb in ctx.callbacks:
             cb.on_after_backward(ctx)
+        if ctx.clip_norm is not None:
+            clip_grad_norm(model.parameters(), ctx.clip_norm)
 
     def on_update(loss: float, out: np.ndarray) -> None:
         ctx.step += 1
         ctx.loader_state = ctx.loader.state_dict()
         ctx.loss = loss
         ctx.history.steps.append(loss)
-        n = len(xb)
+        n, hits = _tally(out, yb, loss_fn) if classify else (len(xb), 0)
         p["loss_sum"] += loss * n  # on a GPU: a device scalar until _settle
         p["count"] += n
         if classify:
-            labels = yb.argmax(axis=1) if np.ndim(yb) == 2 else yb
-            if type(out) is np.ndarray:
-                p["correct"] += int(np.count_nonzero(out.argmax(axis=1) == labels))
-            else:
-                hits = out.argmax(axis=1) == to_device(np.asarray(labels), ctx.device)
-                p["correct"] += array_module(out).count_nonzero(hits)
+            p["correct"] += hits
         p["time_s"] = time.perf_counter() - t0
 
     for b, (xb, yb) in enumerate(ctx.loader if not p["done"] else (), ctx.loader.batch):

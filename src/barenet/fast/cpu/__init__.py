@@ -1,8 +1,8 @@
 """The fast kernels for NumPy arrays on the CPU.
 
 What each family does differently from the reference, and why, is in its module's
-docstring (conv.py, pool.py, activation.py, linear.py, norm.py); the helpers they share
-are the thread pool (parallel.py), the column layouts (columns.py), small-GEMM pieces
+docstring (conv.py, pool.py, activation.py, linear.py, norm.py, recurrent.py); the helpers
+they share are the thread pool (parallel.py), the column layouts (columns.py), small-GEMM pieces
 (gemm.py) and memory orders (layout.py). ``tuned(...)`` forces any path they choose by
 shape (tuning.py). Families without a fast set here (dropout, sigmoid, tanh, softmax,
 global average pooling, the loss) run their reference kernels in both modes.
@@ -11,7 +11,7 @@ global average pooling, the loss) run their reference kernels in both modes.
 from __future__ import annotations
 
 from ...core.dispatch import Kernels, register
-from . import activation, conv, linear, norm, pool
+from . import activation, conv, linear, norm, pool, recurrent
 from .tuning import Tuning, settings, tuned
 
 KERNELS = {
@@ -34,6 +34,9 @@ KERNELS = {
         forward_eval=norm.batchnorm_forward_eval,
         backward=norm.batchnorm_backward,
     ),
+    "rnn": Kernels(forward=recurrent.rnn_forward, backward=recurrent.rnn_backward),
+    "lstm": Kernels(forward=recurrent.lstm_forward, backward=recurrent.lstm_backward),
+    "gru": Kernels(forward=recurrent.gru_forward, backward=recurrent.gru_backward),
 }
 
 for _family, _kernels in KERNELS.items():
