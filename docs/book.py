@@ -59,3 +59,24 @@ def recorded_table(section: str) -> str:
         + table(["what", "result", "command"], rows)
         + "\n</div>\n"
     )
+
+
+def source(fn) -> str:
+    """The source of ``fn`` as a fenced Python block: what the page shows beside a
+    formula is the code that runs, read from the installed barenet."""
+    import inspect
+
+    return "```python\n" + inspect.getsource(fn).rstrip() + "\n```\n"
+
+
+def curves(ax, runs: dict, key: str, ylabel: str) -> None:
+    """One line per run: ``runs`` maps a label to a list of Histories (seeds); the
+    line is their mean of ``key`` per epoch."""
+    import numpy as np
+
+    for label, hists in runs.items():
+        v = np.mean([h.column(key) for h in hists], axis=0)
+        ax.plot(np.arange(1, len(v) + 1), v, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.legend()
