@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import sys
 from pathlib import Path
 
@@ -30,3 +32,26 @@ def on_files(files, config):
     src = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5" / "tex-svg-full.js"
     files.append(File.generated(config, MATHJAX, abs_src_path=str(src)))
     return files
+
+
+# Text that means something did not render: TeX left outside a typeset span, a
+# reStructuredText role, a markdown-exec block that printed its error.
+_SKIP = re.compile(
+    r'<(code|pre|script|style)\b.*?</\1>|<span class="arithmatex">.*?</span>'
+    r'|<div class="arithmatex">.*?</div>',
+    re.S,
+)
+_UNRENDERED = re.compile(r"\$\$|\\frac|\\sum|\\mathrm|(?<![\w$])\$[^$\s][^$]*\$|:(?:func|class|mod|meth|attr|data):`")
+log = logging.getLogger("mkdocs.plugins.barenet_book")
+
+
+def on_page_content(html, page, config, files):
+    """Fail the (strict) build on math or markup that did not render."""
+    text = _SKIP.sub(" ", html)
+    text = re.sub(r"<[^>]+>", " ", text)
+    for m in _UNRENDERED.finditer(text):
+        start = max(m.start() - 40, 0)
+        log.warning("%s: unrendered markup %r in ...%s...", page.file.src_uri, m.group(0)[:30],
+                    " ".join(text[start : m.end() + 40].split()))
+        break
+    return html

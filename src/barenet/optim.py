@@ -143,8 +143,9 @@ def _host_copy(v):
 
 
 class SGD(Optimizer):
-    """g ← g + λθ;  b ← μb + (1-τ)g (b = g at the first step);
-    g ← g + μb if Nesterov else b;  θ ← θ - η g."""
+    r"""$g \leftarrow g + \lambda\theta$;  $b \leftarrow \mu b + (1-\tau) g$ ($b = g$ at the
+    first step); $g \leftarrow g + \mu b$ if Nesterov else $b$;
+    $\theta \leftarrow \theta - \eta g$."""
 
     defaults = {
         "lr": 1e-3,
@@ -190,7 +191,7 @@ class SGD(Optimizer):
 
 
 class AdaGrad(Optimizer):
-    """s ← s + g²;  θ ← θ - η g / (√s + ε)."""
+    r"""$s \leftarrow s + g^2$;  $\theta \leftarrow \theta - \eta g / (\sqrt{s} + \epsilon)$."""
 
     defaults = {"lr": 0.01, "eps": 1e-10, "weight_decay": 0.0, "lr_decay": 0.0}
 
@@ -214,7 +215,9 @@ class AdaGrad(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """v ← αv + (1-α)g²;  θ ← θ - η g / (√v + ε)  (with optional momentum / centering)."""
+    r"""$v \leftarrow \alpha v + (1-\alpha) g^2$;
+    $\theta \leftarrow \theta - \eta g / (\sqrt{v} + \epsilon)$
+    (with optional momentum / centering)."""
 
     defaults = {
         "lr": 0.01,
@@ -269,8 +272,10 @@ class RMSprop(Optimizer):
 
 
 class Adam(Optimizer):
-    """m ← β₁m + (1-β₁)g;  v ← β₂v + (1-β₂)g²;
-    θ ← θ - η/(1-β₁ᵗ) · m / (√v / √(1-β₂ᵗ) + ε)   (L2 weight decay adds λθ to g)."""
+    r"""$m \leftarrow \beta_1 m + (1-\beta_1) g$;  $v \leftarrow \beta_2 v + (1-\beta_2) g^2$;
+    $\theta \leftarrow \theta - \frac{\eta}{1-\beta_1^t} \cdot
+    \frac{m}{\sqrt{v} / \sqrt{1-\beta_2^t} + \epsilon}$
+    (L2 weight decay adds $\lambda\theta$ to g)."""
 
     defaults = {
         "lr": 1e-3,
@@ -326,7 +331,8 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay: θ ← θ(1 - ηλ) before the Adam step."""
+    r"""Adam with decoupled weight decay: $\theta \leftarrow \theta (1 - \eta\lambda)$ before
+    the Adam step."""
 
     defaults = {**Adam.defaults, "weight_decay": 0.01}
     _decoupled = True

@@ -505,7 +505,8 @@ def _layer_specs(config: dict) -> list:
 
 @register
 class Residual(Module):
-    """y = body(x) + shortcut(x), with the identity when ``shortcut`` is None.
+    r"""$y = \mathrm{body}(x) + \mathrm{shortcut}(x)$, with the identity when ``shortcut``
+    is None.
 
     Backward: dx = body.backward(dy) + shortcut.backward(dy)   (or + dy).
     """
