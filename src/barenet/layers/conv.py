@@ -19,12 +19,12 @@ from ..reference.conv import out_size
 class Conv2d(Module):
     r"""Cross-correlation of x (N, C, H, W) with W (O, C, kh, kw), stride s, zero padding.
 
-    Forward:   $\mathrm{cols} = \mathrm{im2col}(\mathrm{pad}(x))$  (C·kh·kw, N·OH·OW);
+    Forward:   $\mathrm{cols} = \text{im2col}(\mathrm{pad}(x))$  (C·kh·kw, N·OH·OW);
     $y_2 = W_2\, \mathrm{cols} + b$
 
     Backward:  $dW \mathrel{+}= dy_2\, \mathrm{cols}^\top$,
     $db \mathrel{+}= \sum_{n,p,q} dy$,
-    $dx = \mathrm{unpad}(\mathrm{col2im}(W_2^\top dy_2))$
+    $dx = \mathrm{unpad}(\text{col2im}(W_2^\top dy_2))$
 
     with $W_2$ = W as (O, C·kh·kw) and $y_2$, $dy_2$ the output as (O, N·OH·OW). The
     kernels are ``reference.conv`` (these lines, as code) or ``fast.cpu.conv`` (the same

@@ -62,7 +62,7 @@ def col2im(dcols, x_pad_shape, kh: int, kw: int, sh: int, sw: int, oh: int, ow: 
 def conv2d_forward(x, w, b, stride, padding):
     r"""$y = W \star x + b$ as a matrix product:  $y_2 = W_2\, \mathrm{cols} + b$,
 
-    $\mathrm{cols} = \mathrm{im2col}(\mathrm{pad}(x))$ (C·kh·kw, N·OH·OW),
+    $\mathrm{cols} = \text{im2col}(\mathrm{pad}(x))$ (C·kh·kw, N·OH·OW),
     $W_2$ = W as (O, C·kh·kw),  $y_2$ (O, N·OH·OW).
     b may be None. Returns y (N, O, OH, OW) and the cache for conv2d_backward.
     """
@@ -81,7 +81,7 @@ def conv2d_forward(x, w, b, stride, padding):
 
 def conv2d_backward(dy, cache, need_dx: bool = True):
     r"""$dW = dy_2\, \mathrm{cols}^\top$,  $db = \sum_{n,p,q} dy$,
-    $dx = \mathrm{unpad}(\mathrm{col2im}(W_2^\top dy_2))$   ($dy_2$: (O, N·OH·OW)).
+    $dx = \mathrm{unpad}(\text{col2im}(W_2^\top dy_2))$   ($dy_2$: (O, N·OH·OW)).
 
     Returns (dx, dW, db): dx is None when not ``need_dx``, db None without a bias.
     """
