@@ -8,7 +8,7 @@ import re
 
 import griffe
 
-ROLE = re.compile(r":(?:func|class|mod|meth|attr|data|obj|exc|const):`~?([^`]+)`")
+ROLE = re.compile(r":(?:py:)?(?:func|class|mod|meth|attr|data|obj|exc|const):`~?([^`]+)`")
 
 
 class RstRoles(griffe.Extension):

@@ -35,13 +35,17 @@ def on_files(files, config):
 
 
 # Text that means something did not render: TeX left outside a typeset span, a
-# reStructuredText role, a markdown-exec block that printed its error.
+# reStructuredText role (a block that raises is markdown-exec's own warning).
 _SKIP = re.compile(
     r'<(code|pre|script|style)\b.*?</\1>|<span class="arithmatex">.*?</span>'
     r'|<div class="arithmatex">.*?</div>',
     re.S,
 )
-_UNRENDERED = re.compile(r"\$\$|\\frac|\\sum|\\mathrm|(?<![\w$])\$[^$\s][^$]*\$|:(?:func|class|mod|meth|attr|data):`")
+_UNRENDERED = re.compile(
+    r"\$\$|\\[A-Za-z]{2,}|(?<![\w$\\])\$(?=[^\s$])"   # a TeX command, a lone $ opening math
+    # a role survives Markdown as ":func:" before the code span, which _SKIP removes
+    r"|:(?:py:)?(?:func|class|mod|meth|attr|data|obj|exc|const):(?=[\s`]|$)"
+)
 log = logging.getLogger("mkdocs.plugins.barenet_book")
 
 

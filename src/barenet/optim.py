@@ -22,6 +22,15 @@ from .core.module import Parameter
 
 
 class Optimizer:
+    """Base of the optimizers: parameter groups, ``zero_grad``, ``step`` and the state
+    dict.
+
+    ``params`` is a list of Parameters or of groups (dicts with ``params`` and their own
+    hyperparameters, PyTorch's format); keyword arguments set every group's defaults.
+    ``step()`` applies the update rule of the subclass to every parameter with its
+    ``grad``.
+    """
+
     defaults: dict = {}
 
     def __init__(self, params, **hyper):
@@ -71,11 +80,13 @@ class Optimizer:
             g["lr"] = float(value)
 
     def zero_grad(self) -> None:
+        """Set the ``grad`` of every parameter to 0."""
         for group in self.param_groups:
             for p in group["params"]:
                 p.grad[...] = 0
 
     def step(self) -> None:
+        """One update of every parameter from its ``grad`` (the rule of the subclass)."""
         for i, p, group in self._indexed():
             st = self.state.setdefault(i, {"step": 0})
             _follow(st, p.data)
@@ -95,6 +106,7 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, sd: dict) -> None:
+        """Restore what ``state_dict()`` gave, checked against this optimizer's groups first."""
         groups = sd.get("param_groups")
         if not isinstance(groups, list) or len(groups) != len(self.param_groups):
             raise ValueError(f"{type(self).__name__}.load_state_dict: parameter groups differ")
