@@ -56,30 +56,41 @@ def _shape(t) -> tuple[int, ...]:
 
 
 def uniform(t, low: float, high: float, rng: np.random.Generator | None = None):
+    r"""Fill ``t`` (a Parameter or array, any shape) with draws of $U(\text{low}, \text{high})$."""
     rng = rng or get_rng()
     return _fill(t, lambda s: rng.uniform(low, high, size=s))
 
 
 def normal(t, mean: float = 0.0, std: float = 1.0, rng: np.random.Generator | None = None):
+    r"""Fill ``t`` (a Parameter or array, any shape) with draws of
+    $\mathcal{N}(\text{mean}, \text{std}^2)$."""
     rng = rng or get_rng()
     return _fill(t, lambda s: rng.normal(mean, std, size=s))
 
 
 def zeros(t):
+    """Fill ``t`` (a Parameter or array) with 0."""
     return _fill(t, lambda s: np.zeros(s))
 
 
 def ones(t):
+    """Fill ``t`` (a Parameter or array) with 1."""
     return _fill(t, lambda s: np.ones(s))
 
 
 def xavier_uniform(t, gain: float = 1.0, rng=None):
+    r"""Glorot uniform (``glorot_uniform``): $U(-b, b)$ with
+    $b = \text{gain} \sqrt{6 / (\text{fan}_\text{in} + \text{fan}_\text{out})}$, for a
+    weight (out, in) or (out, in, kh, kw)."""
     fan_in, fan_out = fans(_shape(t))
     b = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform(t, -b, b, rng)
 
 
 def xavier_normal(t, gain: float = 1.0, rng=None):
+    r"""Glorot normal (``glorot_normal``): $\mathcal{N}(0, \sigma^2)$ with
+    $\sigma = \text{gain} \sqrt{2 / (\text{fan}_\text{in} + \text{fan}_\text{out})}$, for
+    a weight (out, in) or (out, in, kh, kw)."""
     fan_in, fan_out = fans(_shape(t))
     return normal(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), rng)
 
@@ -93,11 +104,19 @@ def _he_std(shape, a, mode, nonlinearity) -> float:
 
 
 def he_uniform(t, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "relu", rng=None):
+    r"""Kaiming uniform (``kaiming_uniform``): $U(-b, b)$ with
+    $b = \text{gain} \sqrt{3 / \text{fan}}$, where fan is $\text{fan}_\text{in}$ or
+    $\text{fan}_\text{out}$ (``mode``) and gain is ``calculate_gain(nonlinearity, a)``:
+    $\sqrt{2}$ for ReLU, so $\operatorname{Var} W = 2 / \text{fan}_\text{in}$."""
     b = math.sqrt(3.0) * _he_std(_shape(t), a, mode, nonlinearity)
     return uniform(t, -b, b, rng)
 
 
 def he_normal(t, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "relu", rng=None):
+    r"""Kaiming normal (``kaiming_normal``): $\mathcal{N}(0, \sigma^2)$ with
+    $\sigma = \text{gain} / \sqrt{\text{fan}}$, fan and gain as in ``he_uniform``: for
+    ReLU, $\operatorname{Var} W = 2 / \text{fan}_\text{in}$, which keeps the variance of
+    the signal the same from layer to layer through ReLUs."""
     return normal(t, 0.0, _he_std(_shape(t), a, mode, nonlinearity), rng)
 
 

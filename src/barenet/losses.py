@@ -57,11 +57,12 @@ def _float_array(name, a) -> np.ndarray:
 
 
 class SoftmaxCrossEntropy(Loss):
-    """Softmax and cross-entropy fused, averaged over the batch.
+    r"""Softmax and cross-entropy fused, averaged over the batch.
 
     logits z: (N, K); target: int labels (N,) or probabilities (N, K) (one-hot or soft).
-    L = (1/N) Σₙ [logsumexp(zₙ) - Σₖ tₙₖ zₙₖ]   (stable: exp(z - max z))
-    dL/dz = (softmax(z) Σₖ tₙₖ - t) / N
+    $L = \frac{1}{N} \sum_n \bigl[\mathrm{logsumexp}(z_n) - \sum_k t_{nk} z_{nk}\bigr]$
+    (stable: $e^{z - \max z}$);
+    $\partial L / \partial z = (\mathrm{softmax}(z) \sum_k t_{nk} - t) / N$
     ``label_smoothing`` ε (PyTorch's definition) trains against t' = (1 - ε) t + ε / K,
     t one-hot for int labels: the same formulas with t' in place of t.
 
@@ -168,7 +169,8 @@ class SoftmaxCrossEntropy(Loss):
 
 
 class MSELoss(Loss):
-    """L = mean((y - t)²) over every element;  dL/dy = 2 (y - t) / numel."""
+    r"""$L = \mathrm{mean}((y - t)^2)$ over every element;
+    $\partial L / \partial y = 2 (y - t) / \mathit{numel}$."""
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()

@@ -62,6 +62,15 @@ def _check_clip(who: str, clip_norm) -> float | None:
 
 
 class Optimizer:
+    """Base of the optimizers: parameter groups, ``zero_grad``, ``step`` and the state
+    dict.
+
+    ``params`` is a list of Parameters or of groups (dicts with ``params`` and their own
+    hyperparameters, PyTorch's format); keyword arguments set every group's defaults.
+    ``step()`` applies the update rule of the subclass to every parameter with its
+    ``grad``.
+    """
+
     defaults: dict = {}
 
     def __init__(self, params, clip_norm: float | None = None, **hyper):
@@ -113,11 +122,13 @@ class Optimizer:
             g["lr"] = float(value)
 
     def zero_grad(self) -> None:
+        """Set the ``grad`` of every parameter to 0."""
         for group in self.param_groups:
             for p in group["params"]:
                 p.grad[...] = 0
 
     def step(self) -> None:
+        """One update of every parameter from its ``grad`` (the rule of the subclass)."""
         if self.clip_norm is not None:
             self.last_grad_norm = clip_grad_norm(
                 [p for g in self.param_groups for p in g["params"]], self.clip_norm
@@ -141,6 +152,7 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, sd: dict) -> None:
+        """Restore what ``state_dict()`` gave, checked against this optimizer's groups first."""
         groups = sd.get("param_groups")
         if not isinstance(groups, list) or len(groups) != len(self.param_groups):
             raise ValueError(f"{type(self).__name__}.load_state_dict: parameter groups differ")
@@ -189,8 +201,9 @@ def _host_copy(v):
 
 
 class SGD(Optimizer):
-    """g ← g + λθ;  b ← μb + (1-τ)g (b = g at the first step);
-    g ← g + μb if Nesterov else b;  θ ← θ - η g."""
+    r"""$g \leftarrow g + \lambda\theta$;  $b \leftarrow \mu b + (1-\tau) g$ ($b = g$ at the
+    first step); $g \leftarrow g + \mu b$ if Nesterov else $b$;
+    $\theta \leftarrow \theta - \eta g$."""
 
     defaults = {
         "lr": 1e-3,
@@ -238,7 +251,7 @@ class SGD(Optimizer):
 
 
 class AdaGrad(Optimizer):
-    """s ← s + g²;  θ ← θ - η g / (√s + ε)."""
+    r"""$s \leftarrow s + g^2$;  $\theta \leftarrow \theta - \eta g / (\sqrt{s} + \epsilon)$."""
 
     defaults = {"lr": 0.01, "eps": 1e-10, "weight_decay": 0.0, "lr_decay": 0.0}
 
@@ -265,7 +278,9 @@ class AdaGrad(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """v ← αv + (1-α)g²;  θ ← θ - η g / (√v + ε)  (with optional momentum / centering)."""
+    r"""$v \leftarrow \alpha v + (1-\alpha) g^2$;
+    $\theta \leftarrow \theta - \eta g / (\sqrt{v} + \epsilon)$
+    (with optional momentum / centering)."""
 
     defaults = {
         "lr": 0.01,
@@ -322,8 +337,10 @@ class RMSprop(Optimizer):
 
 
 class Adam(Optimizer):
-    """m ← β₁m + (1-β₁)g;  v ← β₂v + (1-β₂)g²;
-    θ ← θ - η/(1-β₁ᵗ) · m / (√v / √(1-β₂ᵗ) + ε)   (L2 weight decay adds λθ to g)."""
+    r"""$m \leftarrow \beta_1 m + (1-\beta_1) g$;  $v \leftarrow \beta_2 v + (1-\beta_2) g^2$;
+    $\theta \leftarrow \theta - \frac{\eta}{1-\beta_1^t} \cdot
+    \frac{m}{\sqrt{v} / \sqrt{1-\beta_2^t} + \epsilon}$
+    (L2 weight decay adds $\lambda\theta$ to g)."""
 
     defaults = {
         "lr": 1e-3,
@@ -381,7 +398,8 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay: θ ← θ(1 - ηλ) before the Adam step."""
+    r"""Adam with decoupled weight decay: $\theta \leftarrow \theta (1 - \eta\lambda)$ before
+    the Adam step."""
 
     defaults = {**Adam.defaults, "weight_decay": 0.01}
     _decoupled = True

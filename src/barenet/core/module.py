@@ -90,14 +90,17 @@ class Parameter:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """Shape of ``data`` (and of ``grad``)."""
         return self.data.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """dtype of ``data`` (and of ``grad``)."""
         return self.data.dtype
 
     @property
     def size(self) -> int:
+        """Number of elements of ``data``."""
         return self.data.size
 
     @property
@@ -106,6 +109,7 @@ class Parameter:
         return device_of(self.data)
 
     def zero_grad(self) -> None:
+        """Set ``grad`` to 0 in place."""
         self.grad[...] = 0
 
     def __repr__(self) -> str:
@@ -171,19 +175,24 @@ class Module:
 
     # -- the tree -------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) of each direct child, in the order they were set."""
         for name in self._module_names:
             yield name, self.__dict__[name]
 
     def children(self) -> Iterator[Module]:
+        """Each direct child, in order."""
         for _, m in self.named_children():
             yield m
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """(name, module) of this module (named ``prefix``) and every module below it, depth
+        first: ``""``, ``"0"``, ``"2.body"``, ``"2.body.0"``, ..."""
         yield prefix, self
         for name, child in self.named_children():
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def modules(self) -> Iterator[Module]:
+        """This module and every module below it, depth first."""
         for _, m in self.named_modules():
             yield m
 
@@ -195,23 +204,30 @@ class Module:
                 yield name, m
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """(name, Parameter) of every parameter in the tree, named as in the state dict
+        (``"0.weight"``, ``"2.body.0.bias"``)."""
         for mod_name, mod in self.named_modules(prefix):
             for p in mod._param_names:
                 yield (f"{mod_name}.{p}" if mod_name else p), mod.__dict__[p]
 
     def parameters(self) -> list[Parameter]:
+        """Every Parameter in the tree, in ``named_parameters`` order: what an optimizer is
+        given."""
         return [p for _, p in self.named_parameters()]
 
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        """(name, array) of every buffer in the tree (BatchNorm's running statistics)."""
         for mod_name, mod in self.named_modules(prefix):
             for b in mod._buffer_names:
                 yield (f"{mod_name}.{b}" if mod_name else b), mod.__dict__[b]
 
     def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to 0 (``backward`` adds into them)."""
         for p in self.parameters():
             p.zero_grad()
 
     def num_parameters(self) -> int:
+        """Number of trainable numbers in the tree."""
         return sum(p.size for p in self.parameters())
 
     def flops(self, in_shape: tuple[int, ...]) -> int:
@@ -225,11 +241,14 @@ class Module:
 
     # -- modes and precision --------------------------------------------------
     def train(self, mode: bool = True) -> Module:
+        """Set training mode (``mode=False``: evaluation) on this module and every module
+        below it; Dropout and BatchNorm read it. Returns the module."""
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
 
     def eval(self) -> Module:
+        """Evaluation mode: ``train(False)``. Returns the module."""
         return self.train(False)
 
     def to(self, device_or_dtype, dtype=None) -> Module:
@@ -505,7 +524,8 @@ def _layer_specs(config: dict) -> list:
 
 @register
 class Residual(Module):
-    """y = body(x) + shortcut(x), with the identity when ``shortcut`` is None.
+    r"""$y = \mathrm{body}(x) + \mathrm{shortcut}(x)$, with the identity when ``shortcut``
+    is None.
 
     Backward: dx = body.backward(dy) + shortcut.backward(dy)   (or + dy).
     """

@@ -43,14 +43,14 @@ class _Elementwise(Module):
 
 @register
 class ReLU(_Elementwise):
-    """y = max(x, 0);  dx = dy · [x > 0]."""
+    r"""$y = \max(x, 0)$;  $dx = dy \cdot [x > 0]$."""
 
     _family = "relu"
 
 
 @register
 class LeakyReLU(_Elementwise):
-    """y = x if x > 0 else a·x;  dx = dy if x > 0 else a·dy."""
+    r"""$y = x$ if $x > 0$ else $a x$;  $dx = dy$ if $x > 0$ else $a\, dy$."""
 
     _family = "leaky_relu"
 
@@ -67,23 +67,24 @@ class LeakyReLU(_Elementwise):
 
 @register
 class Sigmoid(_Elementwise):
-    """y = 1 / (1 + e⁻ˣ) = (1 + tanh(x/2)) / 2  (no overflow);  dx = dy · y (1 - y)."""
+    r"""$y = 1 / (1 + e^{-x}) = (1 + \tanh(x/2)) / 2$  (no overflow);
+    $dx = dy \cdot y (1 - y)$."""
 
     _family = "sigmoid"
 
 
 @register
 class Tanh(_Elementwise):
-    """y = tanh x;  dx = dy · (1 - y²)."""
+    r"""$y = \tanh x$;  $dx = dy \cdot (1 - y^2)$."""
 
     _family = "tanh"
 
 
 @register
 class Softmax(_Elementwise):
-    """y = exp(x - max x) / Σ exp(x - max x) along ``axis`` (default 1, the classes);
+    r"""$y = e^{x - \max x} / \sum e^{x - \max x}$ along ``axis`` (default 1, the classes);
 
-    dx = y ⊙ (dy - Σ dy ⊙ y). For training, use SoftmaxCrossEntropy on logits.
+    $dx = y \odot (dy - \sum dy \odot y)$. For training, use SoftmaxCrossEntropy on logits.
     """
 
     _family = "softmax"

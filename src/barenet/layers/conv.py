@@ -17,14 +17,20 @@ from ..reference.conv import out_size
 
 @register
 class Conv2d(Module):
-    """Cross-correlation of x (N, C, H, W) with W (O, C, kh, kw), stride s, zero padding.
+    r"""Cross-correlation of x (N, C, H, W) with W (O, C, kh, kw), stride s, zero padding.
 
-    Forward:   cols = im2col(pad(x))  (C·kh·kw, N·OH·OW);   y₂ = W₂ cols + b
-    Backward:  dW += dy₂ colsᵀ,   db += Σ_{n,p,q} dy,   dx = unpad(col2im(W₂ᵀ dy₂))
-    with W₂ = W as (O, C·kh·kw) and y₂, dy₂ the output as (O, N·OH·OW). The kernels are
-    ``reference.conv`` (these lines, as code) or ``fast.cpu.conv`` (the same numbers,
-    a run of images at a time on every core). dx is skipped (None returned) when
-    ``needs_input_grad`` is False. Initialised like PyTorch: W, b ~ U(-1/√fan_in, ..).
+    Forward:   $\mathrm{cols} = \text{im2col}(\mathrm{pad}(x))$  (C·kh·kw, N·OH·OW);
+    $y_2 = W_2\, \mathrm{cols} + b$
+
+    Backward:  $dW \mathrel{+}= dy_2\, \mathrm{cols}^\top$,
+    $db \mathrel{+}= \sum_{n,p,q} dy$,
+    $dx = \mathrm{unpad}(\text{col2im}(W_2^\top dy_2))$
+
+    with $W_2$ = W as (O, C·kh·kw) and $y_2$, $dy_2$ the output as (O, N·OH·OW). The
+    kernels are ``reference.conv`` (these lines, as code) or ``fast.cpu.conv`` (the same
+    numbers, a run of images at a time on every core). dx is skipped (None returned)
+    when ``needs_input_grad`` is False. Initialised like PyTorch:
+    $W, b \sim U(-1/\sqrt{\mathit{fan_{in}}},\ 1/\sqrt{\mathit{fan_{in}}})$.
     """
 
     init_weight = "weight"

@@ -13,7 +13,8 @@ from ..core.module import Module, register
 
 @register
 class Dropout(Module):
-    """Training: y = x · m / (1 - p) with m ~ Bernoulli(1 - p);  dx = dy · m / (1 - p).
+    r"""Training: $y = x \cdot m / (1 - p)$ with $m \sim \mathrm{Bernoulli}(1 - p)$;
+    $dx = dy \cdot m / (1 - p)$.
 
     Evaluation: y = x and dx = dy (no rescaling at test time: that is what
     "inverted" means). Masks come from barenet's global generator (``barenet.seed``)

@@ -16,12 +16,12 @@ from ..core.module import Module, Parameter, register
 
 @register
 class Linear(Module):
-    """y = x Wᵀ + b,   x: (N, in) or (..., in),  W: (out, in),  b: (out,).
+    r"""$y = x W^\top + b$,   x: (N, in) or (..., in),  W: (out, in),  b: (out,).
 
-    Backward:  dx = dy W,   dW += dyᵀ x,   db += Σₙ dy   (dx skipped, None returned,
-    when ``needs_input_grad`` is False). The kernels are ``reference.linear`` or
-    ``fast.cpu.linear`` (the same products, transposed). Initialised like PyTorch:
-    W, b ~ U(-1/√in, 1/√in).
+    Backward:  $dx = dy\, W$,   $dW \mathrel{+}= dy^\top x$,   $db \mathrel{+}= \sum_n dy$
+    (dx skipped, None returned, when ``needs_input_grad`` is False). The kernels are
+    ``reference.linear`` or ``fast.cpu.linear`` (the same products, transposed).
+    Initialised like PyTorch: $W, b \sim U(-1/\sqrt{in},\ 1/\sqrt{in})$.
     """
 
     init_weight = "weight"

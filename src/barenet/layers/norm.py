@@ -12,13 +12,17 @@ from ..core.module import Module, Parameter, register
 
 
 class _BatchNorm(Module):
-    """Training:  μ, σ² = mean and biased variance of x per channel over M values,
-    x̂ = (x - μ) / √(σ² + ε),  y = γ x̂ + β;
-    running_mean ← (1-m)·running_mean + m·μ,  running_var ← (1-m)·running_var + m·σ²·M/(M-1).
+    r"""Training:  $\mu, \sigma^2$ = mean and biased variance of x per channel over M
+    values, $\hat x = (x - \mu) / \sqrt{\sigma^2 + \epsilon}$,  $y = \gamma \hat x + \beta$;
+    $\mathit{running\_mean} \leftarrow (1-m)\,\mathit{running\_mean} + m \mu$,
+    $\mathit{running\_var} \leftarrow (1-m)\,\mathit{running\_var} + m \sigma^2 M/(M-1)$.
 
-    Backward (training):  dγ = Σ dy x̂,  dβ = Σ dy,
-        dx = γ / (M √(σ² + ε)) · (M dy - dβ - x̂ dγ).
-    Evaluation uses the running statistics:  dx = dy γ / √(running_var + ε).
+    Backward (training):  $d\gamma = \sum dy\, \hat x$,  $d\beta = \sum dy$,
+
+    $$dx = \frac{\gamma}{M \sqrt{\sigma^2 + \epsilon}} (M\, dy - d\beta - \hat x\, d\gamma).$$
+
+    Evaluation uses the running statistics:
+    $dx = dy\, \gamma / \sqrt{\mathit{running\_var} + \epsilon}$.
     The kernels are ``reference.norm`` or ``fast.cpu.norm``.
     """
 

@@ -68,7 +68,7 @@ class _Pool2d(Module):
 
 @register
 class MaxPool2d(_Pool2d):
-    """y[n,c,p,q] = max over the window;  dx routes dy to the winner of each window.
+    """$y_{n,c,p,q}$ = max over the window;  dx routes dy to the winner of each window.
 
     Ties send the whole gradient to the first maximum in row-major order, and a window
     holding NaN gives NaN, its gradient going to the last NaN (as PyTorch).
@@ -79,14 +79,15 @@ class MaxPool2d(_Pool2d):
 
 @register
 class AvgPool2d(_Pool2d):
-    """y[n,c,p,q] = mean over the window;  dx gets dy / (kh·kw) at every window position."""
+    """$y_{n,c,p,q}$ = mean over the window;  dx gets $dy / (k_h k_w)$ at every window
+    position."""
 
     _family = "avgpool2d"
 
 
 @register
 class GlobalAvgPool2d(Module):
-    """(N, C, H, W) → (N, C): the mean of each channel;  dx = dy / (H·W) everywhere."""
+    """(N, C, H, W) → (N, C): the mean of each channel;  $dx = dy / (H W)$ everywhere."""
 
     def __init__(self):
         super().__init__()

@@ -11,7 +11,7 @@ from ..core.backend import array_module
 
 
 def out_size(size: int, k: int, s: int, lo: int, hi: int) -> int:
-    """Output length of a window sweep: floor((size + lo + hi - k) / s) + 1."""
+    r"""Output length of a window sweep: $\lfloor (\mathit{size} + lo + hi - k) / s \rfloor + 1$."""
     return (size + lo + hi - k) // s + 1
 
 
@@ -23,9 +23,10 @@ def pad2d(x, padding):
 
 
 def im2col(x_pad, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int):
-    """Every receptive field of x_pad (N, C, Hp, Wp) as a column:
+    r"""Every receptive field of x_pad (N, C, Hp, Wp) as a column:
 
-        cols[(c, i, j), (n, p, q)] = x_pad[n, c, p·sh + i, q·sw + j]   (C·kh·kw, N·OH·OW)
+    $$\mathrm{cols}_{(c, i, j),\,(n, p, q)} = x^\mathrm{pad}_{n,\, c,\, p s_h + i,\, q s_w + j}
+    \qquad (C k_h k_w,\ N\, OH\, OW)$$
 
     one strided slice per kernel offset (i, j).
     """
@@ -40,9 +41,10 @@ def im2col(x_pad, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int):
 
 
 def col2im(dcols, x_pad_shape, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int):
-    """The adjoint of im2col: each column added back onto the pixels it came from,
+    r"""The adjoint of im2col: each column added back onto the pixels it came from,
 
-        dx_pad[n, c, p·sh + i, q·sw + j] += dcols[(c, i, j), (n, p, q)]
+    $$dx^\mathrm{pad}_{n,\, c,\, p s_h + i,\, q s_w + j} \mathrel{+}=
+    d\mathrm{cols}_{(c, i, j),\,(n, p, q)}$$
 
     (windows overlap when the stride is below the kernel: their shares must add up).
     """
@@ -58,9 +60,10 @@ def col2im(dcols, x_pad_shape, kh: int, kw: int, sh: int, sw: int, oh: int, ow: 
 
 
 def conv2d_forward(x, w, b, stride, padding):
-    """y = W ⋆ x + b as a matrix product:  y₂ = W₂ cols + b,
+    r"""$y = W \star x + b$ as a matrix product:  $y_2 = W_2\, \mathrm{cols} + b$,
 
-    cols = im2col(pad(x)) (C·kh·kw, N·OH·OW),  W₂ = W as (O, C·kh·kw),  y₂ (O, N·OH·OW).
+    $\mathrm{cols} = \text{im2col}(\mathrm{pad}(x))$ (C·kh·kw, N·OH·OW),
+    $W_2$ = W as (O, C·kh·kw),  $y_2$ (O, N·OH·OW).
     b may be None. Returns y (N, O, OH, OW) and the cache for conv2d_backward.
     """
     o, _, kh, kw = w.shape
@@ -77,7 +80,8 @@ def conv2d_forward(x, w, b, stride, padding):
 
 
 def conv2d_backward(dy, cache, need_dx: bool = True):
-    """dW = dy₂ colsᵀ,  db = Σ_{n,p,q} dy,  dx = unpad(col2im(W₂ᵀ dy₂))   (dy₂: (O, N·OH·OW)).
+    r"""$dW = dy_2\, \mathrm{cols}^\top$,  $db = \sum_{n,p,q} dy$,
+    $dx = \mathrm{unpad}(\text{col2im}(W_2^\top dy_2))$   ($dy_2$: (O, N·OH·OW)).
 
     Returns (dx, dW, db): dx is None when not ``need_dx``, db None without a bias.
     """

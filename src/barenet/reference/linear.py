@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def linear_forward(x, w, b):
-    """y = x Wᵀ + b for x (..., in), W (out, in), b (out,) or None; y (..., out)."""
+    r"""$y = x W^\top + b$ for x (..., in), W (out, in), b (out,) or None; y (..., out)."""
     y = x @ w.T
     if b is not None:
         y += b
@@ -12,7 +12,7 @@ def linear_forward(x, w, b):
 
 
 def linear_backward(dy, cache, need_dx: bool = True):
-    """dx = dy W,  dW = dyᵀ x,  db = Σₙ dy  (over every leading axis of dy).
+    r"""$dx = dy\, W$,  $dW = dy^\top x$,  $db = \sum_n dy$  (over every leading axis of dy).
 
     Returns (dx, dW, db): dx is None when not ``need_dx``, db None without a bias.
     """

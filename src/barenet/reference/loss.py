@@ -8,14 +8,15 @@ from ..core.backend import array_module
 def softmax_cross_entropy(
     z, target, reduction: str = "mean", label_smoothing: float = 0.0, keep=None
 ):
-    """L = Σₙ [logsumexp(zₙ) - Σₖ tₙₖ zₙₖ] (divided by N for "mean"),  dL/dz = p Σₖ tₙₖ - t.
+    r"""$L = \sum_n [\mathrm{logsumexp}(z_n) - \sum_k t_{nk} z_{nk}]$ (divided by N for
+    "mean"),  $\partial L / \partial z = p \sum_k t_{nk} - t$.
 
     z: logits (N, K); target: int labels (N,) (t one-hot) or probabilities (N, K) (soft);
-    p = softmax(z), computed from z - max z so that exp never overflows. Label smoothing
-    ε (PyTorch's definition) uses t' = (1 - ε) t + ε / K in place of t. ``keep`` (N,)
-    bools, or None for all, marks the rows that count: the others (padding) add nothing
-    to L nor to dL/dz, and "mean" divides by the rows kept. Returns (L as a 0-d array on
-    z's device, dL/dz (N, K), p).
+    $p = \mathrm{softmax}(z)$, computed from $z - \max z$ so that exp never overflows.
+    Label smoothing $\epsilon$ (PyTorch's definition) uses $t' = (1 - \epsilon) t +
+    \epsilon / K$ in place of t. ``keep`` (N,) bools, or None for all, marks the rows
+    that count: the others (padding) add nothing to L nor to dL/dz, and "mean" divides by
+    the rows kept. Returns (L as a 0-d array on z's device, dL/dz (N, K), p).
     """
     xp = array_module(z)
     n, k = z.shape

@@ -16,7 +16,8 @@ def _per_channel(v, ndim: int):
 
 
 def batchnorm_forward_train(x, gamma, beta, eps: float):
-    """μ = mean of x, σ² = (1/M) Σ (x - μ)²,  x̂ = (x - μ) / √(σ² + ε),  y = γ x̂ + β.
+    r"""$\mu$ = mean of x, $\sigma^2 = \frac{1}{M} \sum (x - \mu)^2$,
+    $\hat x = (x - \mu) / \sqrt{\sigma^2 + \epsilon}$,  $y = \gamma \hat x + \beta$.
 
     gamma and beta may be None (no affine part: y = x̂). Returns (y, μ, σ², cache).
     """
@@ -30,7 +31,8 @@ def batchnorm_forward_train(x, gamma, beta, eps: float):
 
 
 def batchnorm_forward_eval(x, gamma, beta, mean, var, eps: float):
-    """x̂ = (x - μ_run) / √(σ²_run + ε),  y = γ x̂ + β, with the running statistics."""
+    r"""$\hat x = (x - \mu_\mathrm{run}) / \sqrt{\sigma^2_\mathrm{run} + \epsilon}$,
+    $y = \gamma \hat x + \beta$, with the running statistics."""
     invstd = 1 / array_module(x).sqrt(var + eps)
     xhat = (x - _per_channel(mean, x.ndim)) * _per_channel(invstd, x.ndim)
     y = xhat if gamma is None else xhat * _per_channel(gamma, x.ndim) + _per_channel(beta, x.ndim)
@@ -38,10 +40,13 @@ def batchnorm_forward_eval(x, gamma, beta, mean, var, eps: float):
 
 
 def batchnorm_backward(dy, cache):
-    """dγ = Σ dy x̂,  dβ = Σ dy (sums over all but the channel axis), and
+    r"""$d\gamma = \sum dy\, \hat x$,  $d\beta = \sum dy$ (sums over all but the channel
+    axis), and
 
-        training:    dx = γ / (M √(σ² + ε)) · (M dy - dβ - x̂ dγ)
-        evaluation:  dx = dy γ / √(σ²_run + ε)   (the statistics are constants)
+    - training: $dx = \frac{\gamma}{M \sqrt{\sigma^2 + \epsilon}}
+      (M\, dy - d\beta - \hat x\, d\gamma)$
+    - evaluation: $dx = dy\, \gamma / \sqrt{\sigma^2_\mathrm{run} + \epsilon}$ (the
+      statistics are constants)
 
     Returns (dx, dγ, dβ).
     """

@@ -18,7 +18,7 @@ def _offset(a, i: int, j: int, sh: int, sw: int, oh: int, ow: int):
 
 
 def maxpool2d_forward(x, kernel, stride):
-    """y[n, c, p, q] = max over the window; the cache keeps t = i·kw + j of the winner.
+    r"""$y_{n,c,p,q}$ = max over the window; the cache keeps $t = i k_w + j$ of the winner.
 
     The first maximum in row-major order wins a tie; a NaN wins over numbers, and the
     last NaN of a window wins over earlier ones (PyTorch's rule).
@@ -37,7 +37,8 @@ def maxpool2d_forward(x, kernel, stride):
 
 
 def maxpool2d_backward(dy, cache):
-    """dx = dy routed to the winner of each window:  dx[window offset t] += dy · [arg = t]."""
+    r"""dx = dy routed to the winner of each window:
+    $dx[\text{window offset } t] \mathrel{+}= dy \cdot [\mathrm{arg} = t]$."""
     arg, x_shape, (kh, kw), (sh, sw) = cache
     oh, ow = dy.shape[2:]
     dx = array_module(dy).zeros(x_shape, dtype=dy.dtype)
@@ -47,7 +48,7 @@ def maxpool2d_backward(dy, cache):
 
 
 def avgpool2d_forward(x, kernel, stride):
-    """y[n, c, p, q] = (1 / kh·kw) Σ_{i,j} x[n, c, p·sh + i, q·sw + j]."""
+    r"""$y_{n,c,p,q} = \frac{1}{k_h k_w} \sum_{i,j} x_{n,\, c,\, p s_h + i,\, q s_w + j}$."""
     (kh, kw), (sh, sw) = kernel, stride
     oh, ow = out_size(x.shape[2], kh, sh, 0, 0), out_size(x.shape[3], kw, sw, 0, 0)
     total = _offset(x, 0, 0, sh, sw, oh, ow).copy()
@@ -57,7 +58,8 @@ def avgpool2d_forward(x, kernel, stride):
 
 
 def avgpool2d_backward(dy, cache):
-    """dx[n, c, p·sh + i, q·sw + j] += dy[n, c, p, q] / (kh·kw) for every offset (i, j)."""
+    r"""$dx_{n,\, c,\, p s_h + i,\, q s_w + j} \mathrel{+}= dy_{n,c,p,q} / (k_h k_w)$ for every
+    offset (i, j)."""
     x_shape, (kh, kw), (sh, sw) = cache
     oh, ow = dy.shape[2:]
     dx = array_module(dy).zeros(x_shape, dtype=dy.dtype)
@@ -68,12 +70,12 @@ def avgpool2d_backward(dy, cache):
 
 
 def global_avgpool2d_forward(x):
-    """(N, C, H, W) → (N, C):  y[n, c] = (1 / H·W) Σ_{h,w} x[n, c, h, w]."""
+    r"""(N, C, H, W) → (N, C):  $y_{n,c} = \frac{1}{H W} \sum_{h,w} x_{n,c,h,w}$."""
     return x.mean(axis=(2, 3)), x.shape
 
 
 def global_avgpool2d_backward(dy, x_shape):
-    """dx[n, c, h, w] = dy[n, c] / (H·W) everywhere."""
+    r"""$dx_{n,c,h,w} = dy_{n,c} / (H W)$ everywhere."""
     h, w = x_shape[2:]
     xp = array_module(dy)
     return xp.broadcast_to((dy / (h * w))[:, :, None, None], x_shape).copy()

@@ -36,18 +36,33 @@ __all__ = [
 class Callback:
     """Base class: every hook does nothing."""
 
-    def on_train_begin(self, ctx) -> None: ...
-    def on_epoch_begin(self, ctx) -> None: ...
-    def on_after_backward(self, ctx) -> None: ...
-    def on_batch_end(self, ctx) -> None: ...
-    def on_epoch_end(self, ctx) -> None: ...
-    def on_interrupt(self, ctx) -> None: ...
-    def on_train_end(self, ctx) -> None: ...
+    def on_train_begin(self, ctx) -> None:
+        """Before the first epoch (also on resume)."""
+
+    def on_epoch_begin(self, ctx) -> None:
+        """Before each epoch."""
+
+    def on_after_backward(self, ctx) -> None:
+        """After every ``model.backward``, before ``optimizer.step``: gradients are readable."""
+
+    def on_batch_end(self, ctx) -> None:
+        """After every optimizer step."""
+
+    def on_epoch_end(self, ctx) -> None:
+        """After each epoch; ``ctx.logs`` is its history record, already appended."""
+
+    def on_interrupt(self, ctx) -> None:
+        """When the run is interrupted (Ctrl-C)."""
+
+    def on_train_end(self, ctx) -> None:
+        """After the last epoch, an early stop or an interruption."""
 
     def state_dict(self) -> dict:
+        """What a resumed run needs to continue this callback exactly (here nothing)."""
         return {}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore ``state_dict()``'s output."""
         for k, v in state.items():
             setattr(self, k, v)
 

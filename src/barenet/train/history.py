@@ -67,15 +67,18 @@ class History:
 
     @property
     def last(self) -> dict:
+        """The last epoch's record (``{}`` before the first)."""
         return self.epochs[-1] if self.epochs else {}
 
     def to_dict(self) -> dict:
+        """``{"epochs", "steps", "stopped_reason"}`` as JSON-safe values."""
         return _clean(
             {"epochs": self.epochs, "steps": self.steps, "stopped_reason": self.stopped_reason}
         )
 
     @classmethod
     def from_dict(cls, d: dict) -> History:
+        """The History that ``to_dict`` described."""
         if not isinstance(d, dict) or not isinstance(d.get("epochs", []), list):
             raise ValueError("History: expected a dict with an 'epochs' list")
         return cls(d.get("epochs"), d.get("steps"), d.get("stopped_reason"))
@@ -87,6 +90,7 @@ class History:
 
     @classmethod
     def load_json(cls, path: str | os.PathLike) -> History:
+        """Read a file that ``save_json`` wrote."""
         try:
             d = json.loads(Path(path).read_text())
         except json.JSONDecodeError as exc:
