@@ -51,7 +51,7 @@ def add_parser(sub) -> None:
 
 
 def _args(text: str | None) -> dict:
-    from ..doctor import DoctorInputError
+    from ..doctor import DoctorInputError  # CLI start
 
     if text is None:
         return {}
@@ -65,9 +65,9 @@ def _args(text: str | None) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.config import seed as seed_all
-    from ..doctor import DoctorInputError, LayerError, check_layer
-    from ..doctor.loading import resolve
+    from ..core.config import seed as seed_all  # CLI start
+    from ..doctor import DoctorInputError, LayerError, check_layer  # CLI start
+    from ..doctor.loading import resolve  # CLI start
 
     try:
         try:

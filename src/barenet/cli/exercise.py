@@ -44,7 +44,7 @@ def _usage(args) -> int:
 
 
 def _list(args) -> int:
-    from ..doctor.exercises import EXERCISES
+    from ..doctor.exercises import EXERCISES  # CLI start
 
     w = max(len(e.name) for e in EXERCISES)
     for e in EXERCISES:
@@ -61,8 +61,8 @@ def _fail(args, exc) -> int:
 
 
 def _start(args) -> int:
-    from ..doctor import DoctorInputError
-    from ..doctor.exercises import find, start
+    from ..doctor import DoctorInputError  # CLI start
+    from ..doctor.exercises import find, start  # CLI start
 
     try:
         path = start(args.name, args.out, force=args.force)
@@ -75,8 +75,8 @@ def _start(args) -> int:
 
 
 def _check(args) -> int:
-    from ..doctor import DoctorInputError
-    from ..doctor.exercises import check
+    from ..doctor import DoctorInputError  # CLI start
+    from ..doctor.exercises import check  # CLI start
 
     try:
         report = check(args.file)

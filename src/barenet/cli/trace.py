@@ -39,13 +39,13 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.config import seed as seed_all
-    from ..doctor import trace
-    from ..doctor.trace_table import write_trace_html
-    from ..io import load_file
-    from ..losses import MSELoss, SoftmaxCrossEntropy
-    from ..models import MODELS, build_model
-    from ..train import load_data
+    from ..core.config import seed as seed_all  # CLI start
+    from ..doctor import trace  # CLI start
+    from ..doctor.trace_table import write_trace_html  # CLI start
+    from ..io import load_file  # CLI start
+    from ..losses import MSELoss, SoftmaxCrossEntropy  # CLI start
+    from ..models import MODELS, build_model  # CLI start
+    from ..train import load_data  # CLI start
 
     d = load_data({"data": args.data, "data_dir": args.data_dir, "download": args.download,
                    "seed": args.seed})  # fmt: skip

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..gradcheck import leaf_inputs
 from .diagnose import Context, TensorCheck, diagnose
 from .geometry import geometry_of
 from .numeric import _flat, group_keys, numeric_gradient
@@ -299,8 +300,6 @@ def _twin_rows(report, tgt, twin, args, x, dy, contexts: dict[str, Context]) -> 
 
 
 def _leaf_rows(report: CheckReport, tgt: ModuleTarget, tol, eps, seed) -> None:
-    from ..gradcheck import leaf_inputs
-
     model = tgt.layer
 
     def run(xv):

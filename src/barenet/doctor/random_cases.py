@@ -20,6 +20,7 @@ from .. import reference as R
 from ..core.config import get_default_dtype, set_default_dtype
 from ..core.module import Sequential
 from ..losses import SoftmaxCrossEntropy
+from ..testing import LAYER_CASES
 
 __all__ = ["RandomCase", "random_case"]
 
@@ -42,8 +43,6 @@ def _i(rng, lo, hi) -> int:
 
 
 def _from_table(rng) -> RandomCase:
-    from ..testing import LAYER_CASES
-
     case = LAYER_CASES[int(rng.integers(len(LAYER_CASES)))]
     return RandomCase(f"table:{case.id}", case.make, case.input_shape)
 

@@ -21,6 +21,8 @@ import numpy as np
 from ..core.device import as_numpy
 from ..core.hooks import wrap_leaves
 from ..core.module import Module
+from ..profiler import restore, snapshot
+from .trace_table import format_trace
 
 __all__ = ["LayerTrace", "Stats", "TraceReport", "trace"]
 
@@ -100,8 +102,6 @@ class TraceReport:
     first_nonfinite: tuple[str, str] | None = None
 
     def __str__(self) -> str:
-        from .trace_table import format_trace
-
         return format_trace(self)
 
 
@@ -109,7 +109,6 @@ def trace(model: Module, loss_fn, x, y) -> TraceReport:
     """Run one forward of ``model`` on ``x``, the loss against ``y`` and one backward,
     recording every leaf layer (see the module docstring). The model runs in its current
     mode; nothing is updated. Returns a :class:`TraceReport`."""
-    from ..profiler import restore, snapshot
 
     if not isinstance(model, Module):
         raise TypeError(f"trace: expected a barenet Module, got {type(model).__name__}")

@@ -7,6 +7,8 @@ import html
 import math
 import os
 
+from ..io import atomic_open
+
 __all__ = ["format_trace", "trace_html", "write_trace_html"]
 
 
@@ -143,7 +145,6 @@ def trace_html(rep, title: str = "barenet trace") -> str:
 
 def write_trace_html(rep, path: str | os.PathLike, title: str = "barenet trace") -> None:
     """Write :func:`trace_html` to ``path`` atomically (a temporary file renamed)."""
-    from ..io import atomic_open
 
     with atomic_open(path, "w") as f:
         f.write(trace_html(rep, title))

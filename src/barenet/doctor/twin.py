@@ -16,6 +16,8 @@ import importlib.util
 
 import numpy as np
 
+from ..core.module import Module
+from ..testing import TORCH_TWINS, torch_twin
 from .targets import DoctorInputError
 
 __all__ = ["build_twin", "draws_random", "run_twin", "torch_available"]
@@ -26,9 +28,6 @@ def torch_available() -> bool:
 
 
 def _has_known(layer) -> bool:
-    from ..core.module import Module
-    from ..testing import TORCH_TWINS
-
     if not isinstance(layer, Module):
         return False
     types = [type(m) for m in layer.modules()] if layer._module_names else [type(layer)]
@@ -37,8 +36,6 @@ def _has_known(layer) -> bool:
 
 def _known(layer):
     """torch.nn module for a barenet layer type (or a subclass of one), else None."""
-    from ..core.module import Module
-    from ..testing import TORCH_TWINS, torch_twin
 
     if not isinstance(layer, Module):
         return None
@@ -82,7 +79,7 @@ def build_twin(twin, layer, args: dict | None = None):
         raise DoctorInputError("a PyTorch twin needs PyTorch (pip install barenet[oracle])")
     if twin is None and not _has_known(layer):
         return None, ""  # without importing torch
-    import torch
+    import torch  # optional engine: torch
 
     if twin is None:
         module = _known(layer)
@@ -129,7 +126,7 @@ def build_twin(twin, layer, args: dict | None = None):
 def draws_random(module) -> bool:
     """Whether the twin draws random numbers in its forward (a dropout in train mode with
     p > 0): its generator is not barenet's, so its output cannot be compared."""
-    import torch
+    import torch  # optional engine: torch
 
     return any(
         isinstance(m, torch.nn.modules.dropout._DropoutNd) and m.training and m.p > 0
@@ -139,7 +136,7 @@ def draws_random(module) -> bool:
 
 def run_twin(module, x: np.ndarray, r, param_names: list[str]):
     """(output, {tensor name: gradient}) of the twin for input x and dy = r."""
-    import torch
+    import torch  # optional engine: torch
 
     xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
     yt = module(xt)

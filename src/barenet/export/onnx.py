@@ -20,6 +20,7 @@ import numpy as np
 from .._version import __version__
 from ..core.module import Module, build
 from ..io import atomic_write_bytes
+from ..layers import Embedding
 from .graph import ExportError, OnnxGraph, Tensor, import_onnx
 from .layers import TRANSLATIONS
 
@@ -55,7 +56,6 @@ def _input_shape(input_shape, meta: dict) -> tuple[int, ...]:
 def _index_table(model: Module):
     """The Embedding that reads the model's input, when its first layer is one (the
     graph's input is then int64 indices), else None."""
-    from ..layers import Embedding
 
     first = next((m for _, m in model.leaves()), None)
     return first if isinstance(first, Embedding) else None

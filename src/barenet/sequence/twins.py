@@ -7,7 +7,7 @@ from .models import LanguageModel, Seq2Seq
 
 
 def _twin_language_model(m: LanguageModel, _twin):
-    from torch import nn
+    from torch import nn  # optional engine: torch
 
     class TorchLanguageModel(nn.Module):
         def __init__(self):
@@ -23,9 +23,9 @@ def _twin_language_model(m: LanguageModel, _twin):
 
 
 def _twin_seq2seq(m: Seq2Seq, _twin):
-    import torch
-    from torch import nn
-    from torch.nn.utils.rnn import pack_padded_sequence
+    import torch  # optional engine: torch
+    from torch import nn  # optional engine: torch
+    from torch.nn.utils.rnn import pack_padded_sequence  # optional engine: torch
 
     class TorchSeq2Seq(nn.Module):
         def __init__(self):

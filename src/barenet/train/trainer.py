@@ -41,7 +41,7 @@ from ..core.backend import array_module, backend_name
 from ..core.device import as_numpy, device_of, scope, to_device
 from ..core.module import Module
 from ..data import DataLoader
-from ..optim import clip_grad_norm
+from ..optim import _check_clip, clip_grad_norm
 from .callbacks import Callback
 from .checkpoint import restore_training
 from .history import History
@@ -234,8 +234,6 @@ def fit(
     if int(epochs) < 0:
         raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
     if clip_norm is not None:
-        from ..optim import _check_clip
-
         clip_norm = _check_clip("fit", clip_norm)
     if isinstance(train, DataLoader):
         loader = train

@@ -8,6 +8,8 @@ from importlib import resources
 
 import numpy as np
 
+from ..targets import distinct_input
+
 __all__ = ["MARKER", "Exercise", "ShapeCase", "solution_text", "stub_text"]
 
 #: The first line of every stub: says which exercise a file is.
@@ -28,8 +30,6 @@ class ShapeCase:
     scale: float = 1.0
 
     def arrays(self, seed: int) -> dict:
-        from ..targets import distinct_input
-
         rng = np.random.default_rng(seed + 7)
         out = {"x": distinct_input(self.input_shape, seed) * self.scale}
         for name, spec in self.tensors.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...io import atomic_open
 from ..targets import DoctorInputError
 from .catalog import EXERCISES
 from .entry import MARKER, Exercise, stub_text
@@ -24,7 +25,6 @@ def find(name: str) -> Exercise:
 def start(name: str, out: str | Path | None = None, force: bool = False) -> Path:
     """Write the stub of exercise ``name`` to ``out`` (default: its file name in the working
     folder), atomically; an existing file is kept unless ``force``."""
-    from ...io import atomic_open
 
     ex = find(name)
     path = Path(out) if out is not None else Path(ex.stub_name)
